@@ -1,0 +1,11 @@
+/**
+ * @module commands/all
+ * The only list of command modules: importing one adds its commands to the table.
+ */
+import "./help.ts";
+import "./status.ts";
+import "./dictionary.ts";
+import "./processes.ts";
+import "./scripts.ts";
+import "./peers.ts";
+import "./not-yet-built.ts";

@@ -1,0 +1,25 @@
+/**
+ * @module commands/context
+ * What a command handler is given besides its arguments: the node, where the command came
+ * from, the session it belongs to (for `if` / `do` / `else`) and where printed output goes.
+ */
+import type { Node } from "../node/node.ts";
+import type { Reply } from "./spec.ts";
+
+export type Source = "console" | "script" | "rest" | "peer" | "scheduler";
+
+/** Per-conversation state: a console, a script run, one REST request. */
+export interface Session {
+  /** The outcome of the last `if`, which `do` and `else` lines follow. */
+  lastIf?: boolean;
+}
+
+export interface CommandContext {
+  node: Node;
+  source: Source;
+  session: Session;
+  /** Output that is not the command's reply (lines printed by a nested script, `echo`). */
+  out(reply: Reply): void;
+  /** The peer a `peer` command came from. */
+  peer?: string;
+}

@@ -1,0 +1,238 @@
+/**
+ * @module language/interpreter
+ * Runs statements: binds a command call's values and calls its handler, keeps `x = ...`
+ * results in the dictionary, follows `if` / `do` / `else`, and runs scripts with labels,
+ * `goto`, `end script` and `on error` policies. The command boundary: nothing a handler
+ * throws gets past `runCall`; it becomes an `internal` error value, its stack logged only.
+ */
+import type { CommandContext } from "../commands/context.ts";
+import type { Reply } from "../commands/spec.ts";
+import { logger } from "../util/log.ts";
+import { type Result, fail, fromException, ok } from "../util/result.ts";
+import type { CommandCall, Condition, Statement } from "./ast.ts";
+import { bindCall, type Scope, tokensToText } from "./bind.ts";
+import { parseStatement } from "./parser.ts";
+import { type ScriptItem, readScript } from "./script.ts";
+import type { Token } from "./tokens.ts";
+
+const log = logger("interpreter");
+
+type Control = { kind: "goto"; label: string } | { kind: "end" } | { kind: "on-error"; action: OnError };
+type OnError = { kind: "ignore" } | { kind: "end" } | { kind: "goto"; label: string };
+
+export interface Step {
+  result: Result<Reply>;
+  control?: Control;
+  /** The statement printed nothing of its own (assignments, control lines). */
+  quiet?: boolean;
+}
+
+/** Runs one command call: bind values, call the handler, never throw. */
+export async function runCall(call: CommandCall, ctx: CommandContext): Promise<Result<Reply>> {
+  const name = call.spec.words.join(" ");
+  const args = bindCall(call, ctx.node.dictionary);
+  if (!args.ok) return { ok: false, error: args.error.withCommand(name) };
+  try {
+    const r = await call.spec.handler(ctx, args.value);
+    return r.ok ? r : { ok: false, error: r.error.withCommand(name) };
+  } catch (e) {
+    log.error(`'${name}' failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return { ok: false, error: fromException(e).withCommand(name) };
+  }
+}
+
+/** The text a reply leaves in the dictionary (`x = <command>`). Empty results leave "". */
+export function replyToText(reply: Reply): string {
+  if (reply === undefined || reply === null) return "";
+  if (typeof reply === "string") return reply;
+  if (Array.isArray(reply) && reply.length === 0) return "";
+  return typeof reply === "object" ? JSON.stringify(reply) : String(reply);
+}
+
+/** Runs one parsed statement. */
+export async function runStatement(stmt: Statement, ctx: CommandContext): Promise<Step> {
+  switch (stmt.kind) {
+    case "empty":
+    case "label":
+      return { result: ok(undefined), quiet: true };
+    case "command":
+      return { result: await runCall(stmt.call, ctx) };
+    case "assign": {
+      if (stmt.value.kind === "command") {
+        const r = await runCall(stmt.value.call, ctx);
+        if (!r.ok) return { result: r };
+        ctx.node.dictionary.set(stmt.name, replyToText(r.value));
+        return { result: ok(undefined), quiet: true };
+      }
+      const text = tokensToText(stmt.value.tokens, ctx.node.dictionary);
+      if (!text.ok) return { result: text };
+      ctx.node.dictionary.set(stmt.name, text.value);
+      return { result: ok(undefined), quiet: true };
+    }
+    case "if": {
+      const truth = evaluate(stmt.condition, ctx.node.dictionary);
+      ctx.session.lastIf = truth;
+      if (truth && stmt.then) return runStatement(stmt.then, ctx);
+      return { result: ok(undefined), quiet: true };
+    }
+    case "do":
+    case "else": {
+      if (ctx.session.lastIf === undefined) return { result: fail("syntax", `'${stmt.kind}' must follow an 'if'`) };
+      const runIt = stmt.kind === "do" ? ctx.session.lastIf : !ctx.session.lastIf;
+      if (!runIt) return { result: ok(undefined), quiet: true };
+      const saved = ctx.session.lastIf;
+      const step = await runStatement(stmt.body, ctx);
+      ctx.session.lastIf = saved; // a nested statement does not change which branch the next do/else follows
+      return step;
+    }
+    case "goto":
+      return { result: ok(undefined), control: { kind: "goto", label: stmt.label }, quiet: true };
+    case "end-script":
+      return { result: ok(undefined), control: { kind: "end" }, quiet: true };
+    case "on-error":
+      return { result: ok(undefined), control: { kind: "on-error", action: stmt.action }, quiet: true };
+  }
+}
+
+/** Parses and runs one line of text (console, REST, peer). */
+export async function runText(text: string, ctx: CommandContext): Promise<Step> {
+  const stmt = parseStatement(text);
+  if (!stmt.ok) return { result: { ok: false, error: stmt.error.withCommand(text.trim()) } };
+  return runStatement(stmt.value, ctx);
+}
+
+// ---------------------------------------------------------------- conditions
+
+function operandText(tokens: Token[], scope: Scope, bareIsKey: boolean): string {
+  const only = tokens[0];
+  if (bareIsKey && tokens.length === 1 && only?.kind === "word" && !/[!$]/.test(only.text)) {
+    const v = scope.lookup(only.text);
+    if (v !== undefined) return v;
+  }
+  const t = tokensToText(tokens, scope, true);
+  return t.ok ? t.value : "";
+}
+
+const truthy = (v: string) => {
+  const s = v.trim().toLowerCase();
+  return s !== "" && s !== "false" && s !== "[]" && s !== "{}" && s !== "null";
+};
+
+/** Evaluates a condition; references that are not set count as empty. */
+export function evaluate(c: Condition, scope: Scope): boolean {
+  switch (c.kind) {
+    case "not":
+      return !evaluate(c.operand, scope);
+    case "and":
+      return evaluate(c.left, scope) && evaluate(c.right, scope);
+    case "or":
+      return evaluate(c.left, scope) || evaluate(c.right, scope);
+    case "truthy":
+      return truthy(operandText(c.operand, scope, false));
+    case "compare": {
+      const a = operandText(c.left, scope, true);
+      const b = operandText(c.right, scope, false);
+      const numeric = a.trim() !== "" && b.trim() !== "" && !Number.isNaN(Number(a)) && !Number.isNaN(Number(b));
+      const x: number | string = numeric ? Number(a) : a.toLowerCase();
+      const y: number | string = numeric ? Number(b) : b.toLowerCase();
+      switch (c.op) {
+        case "==": return x === y;
+        case "!=": return x !== y;
+        case "<": return x < y;
+        case ">": return x > y;
+        case "<=": return x <= y;
+        case ">=": return x >= y;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- scripts
+
+export interface ScriptReport {
+  statements: number;
+  errors: number;
+  ended: "end" | "end script" | "error";
+}
+
+/** Runs a script's text. Outputs and errors (with file and line) go to `ctx.out` / `onError`. */
+export async function runScript(
+  text: string,
+  file: string,
+  ctx: CommandContext,
+  onError: (where: string, message: string) => void,
+): Promise<Result<ScriptReport>> {
+  const items = readScript(text);
+  if (!items.ok) return fail("syntax", `${file}: ${items.error.message}`);
+  const report: ScriptReport = { statements: 0, errors: 0, ended: "end" };
+  let policy: OnError = { kind: "ignore" };
+
+  const labels = new Map<string, number>();
+  items.value.forEach((item, i) => {
+    if (item.kind === "line" && /^:[\w-]+:$/.test(item.text)) labels.set(item.text.slice(1, -1).toLowerCase(), i);
+  });
+
+  /** Runs a list of items; returns a control transfer that leaves the list, if any. */
+  async function runItems(list: ScriptItem[], top: boolean): Promise<Control | undefined> {
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i]!;
+      let step: Step;
+      if (item.kind === "block") {
+        const branch = evaluate(item.condition, ctx.node.dictionary) ? item.then : item.otherwise;
+        const control = await runItems(branch, false);
+        if (control) {
+          if (!top) return control;
+          const jump = await follow(control);
+          if (jump === "stop") return { kind: "end" };
+          if (jump !== undefined) i = jump - 1;
+        }
+        continue;
+      }
+      report.statements++;
+      step = await runText(item.text, ctx);
+      if (!step.result.ok) {
+        report.errors++;
+        onError(`${file}:${item.line}`, step.result.error.message);
+        if (policy.kind === "end") {
+          report.ended = "error";
+          return { kind: "end" };
+        }
+        if (policy.kind === "goto") step = { result: step.result, control: { kind: "goto", label: policy.label } };
+      } else if (!step.quiet && step.result.value !== undefined) {
+        ctx.out(step.result.value);
+      }
+      if (step.control?.kind === "on-error") {
+        policy = step.control.action;
+        continue;
+      }
+      if (step.control) {
+        if (!top) return step.control;
+        const jump = await follow(step.control);
+        if (jump === "stop") return { kind: "end" };
+        if (jump !== undefined) i = jump - 1;
+      }
+    }
+    return undefined;
+  }
+
+  async function follow(control: Control): Promise<number | "stop" | undefined> {
+    if (control.kind === "end") {
+      if (report.ended === "end") report.ended = "end script";
+      return "stop";
+    }
+    if (control.kind === "goto") {
+      const at = labels.get(control.label);
+      if (at === undefined) {
+        report.errors++;
+        onError(file, `goto: no label ':${control.label}:' in this script`);
+        report.ended = "error";
+        return "stop";
+      }
+      return at + 1;
+    }
+    return undefined;
+  }
+
+  await runItems(items.value, true);
+  return ok(report);
+}

@@ -1,0 +1,71 @@
+/**
+ * @module network/frames
+ * The peer wire format, version 1. Every message is one frame:
+ *
+ *   "AL" | version u8 | flags u8 | header length u32 BE | body length u32 BE | header | body
+ *
+ * The header is UTF-8 JSON (a request or a reply, correlated by `id`); the body is raw bytes
+ * (files later travel there without JSON escaping). `FrameDecoder` takes bytes as they
+ * arrive and yields whole frames; a malformed frame is an error value, never a throw.
+ */
+import { type Result, fail, ok } from "../util/result.ts";
+
+export const WIRE_VERSION = 1;
+const MAGIC0 = 0x41; // 'A'
+const MAGIC1 = 0x4c; // 'L'
+const PREFIX = 12;
+export const MAX_HEADER = 16 * 1024 * 1024;
+export const MAX_BODY = 256 * 1024 * 1024;
+
+export interface Frame {
+  header: Record<string, unknown>;
+  body?: Uint8Array;
+}
+
+export function encodeFrame(frame: Frame): Buffer {
+  const header = Buffer.from(JSON.stringify(frame.header), "utf8");
+  const body = frame.body ?? new Uint8Array(0);
+  const prefix = Buffer.alloc(PREFIX);
+  prefix[0] = MAGIC0;
+  prefix[1] = MAGIC1;
+  prefix[2] = WIRE_VERSION;
+  prefix[3] = 0;
+  prefix.writeUInt32BE(header.length, 4);
+  prefix.writeUInt32BE(body.length, 8);
+  return Buffer.concat([prefix, header, body]);
+}
+
+/** Accumulates bytes and returns the frames they complete. After an error the stream is unusable. */
+export class FrameDecoder {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Uint8Array): Result<Frame[]> {
+    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
+    const frames: Frame[] = [];
+    while (this.buffer.length >= PREFIX) {
+      const b = this.buffer;
+      if (b[0] !== MAGIC0 || b[1] !== MAGIC1) return fail("syntax", "not an AnyLog peer message (bad magic bytes)");
+      if (b[2] !== WIRE_VERSION) return fail("syntax", `peer speaks wire version ${b[2]}, this node speaks ${WIRE_VERSION}`);
+      const headerLength = b.readUInt32BE(4);
+      const bodyLength = b.readUInt32BE(8);
+      if (headerLength > MAX_HEADER) return fail("syntax", `peer message header of ${headerLength} bytes is over the limit`);
+      if (bodyLength > MAX_BODY) return fail("syntax", `peer message body of ${bodyLength} bytes is over the limit`);
+      const total = PREFIX + headerLength + bodyLength;
+      if (b.length < total) break;
+      let header: unknown;
+      try {
+        header = JSON.parse(b.subarray(PREFIX, PREFIX + headerLength).toString("utf8"));
+      } catch {
+        return fail("syntax", "peer message header is not JSON");
+      }
+      if (typeof header !== "object" || header === null || Array.isArray(header)) {
+        return fail("syntax", "peer message header is not a JSON object");
+      }
+      const frame: Frame = { header: header as Record<string, unknown> };
+      if (bodyLength > 0) frame.body = new Uint8Array(b.subarray(PREFIX + headerLength, total));
+      frames.push(frame);
+      this.buffer = b.subarray(total);
+    }
+    return ok(frames);
+  }
+}

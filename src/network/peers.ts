@@ -1,0 +1,50 @@
+/**
+ * @module network/peers
+ * Running a command on other nodes: send it to each peer at once, gather the replies, name
+ * every peer that failed. Used by `run client (...)` and the REST `destination` header.
+ */
+import type { Reply } from "../commands/spec.ts";
+import type { Node } from "../node/node.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+import { splitAddress } from "./tcp-transport.ts";
+
+/** Seconds to wait for a peer unless the dictionary's `peer_timeout` says otherwise. */
+export const DEFAULT_PEER_TIMEOUT = 20;
+
+export function peerTimeoutMs(node: Node): number {
+  const v = Number(node.dictionary.lookup("peer_timeout"));
+  return (Number.isFinite(v) && v > 0 ? v : DEFAULT_PEER_TIMEOUT) * 1000;
+}
+
+/** Parses a destination list: "ip:port, ip:port"; each entry must be an address. */
+export function parseDestinations(items: string[]): Result<string[]> {
+  const peers = items.flatMap((i) => i.split(",")).map((s) => s.trim()).filter((s) => s !== "");
+  for (const p of peers) if (!splitAddress(p)) return fail("bad_value", `destination '${p}' is not ip:port`);
+  return ok([...new Set(peers)]);
+}
+
+/**
+ * Runs `command` on every peer. One peer: its reply, or an error naming it. Several: an
+ * object of peer to reply, where a failed peer has `{ "error": ... }`; an error if all failed.
+ */
+export async function runOnPeers(node: Node, peers: string[], command: string): Promise<Result<Reply>> {
+  if (peers.length === 0) {
+    return fail("bad_value", "no destination: name the peers as (ip:port, ...); finding them from the metadata comes with the metadata layer");
+  }
+  const from = `${node.name}@${node.dictionary.lookup("ip") ?? ""}`;
+  const timeout = peerTimeoutMs(node);
+  const answers = await Promise.all(peers.map((p) => node.peers.request(p, { command, from }, timeout)));
+  const results = answers.map((a, i): { peer: string; reply?: Reply; error?: string } => {
+    const peer = peers[i]!;
+    if (!a.ok) return { peer, error: a.error.message };
+    if (!a.value.ok) return { peer, error: `${peer} answered with an error: ${a.value.message}` };
+    return { peer, reply: a.value.reply };
+  });
+  const failed = results.filter((r) => r.error !== undefined);
+  if (failed.length === results.length) {
+    const code = answers.every((a) => !a.ok && a.error.code === "timeout") ? "timeout" : "peer_failed";
+    return fail(code, failed.map((f) => f.error).join("; "));
+  }
+  if (results.length === 1) return ok(results[0]!.reply);
+  return ok(Object.fromEntries(results.map((r) => [r.peer, r.error !== undefined ? { error: r.error } : r.reply])));
+}

@@ -1,0 +1,208 @@
+/**
+ * @module network/rest
+ * The REST contract of INTERFACE §3 as a Hono app: GET/POST `/` with a `command` header
+ * (GET only for commands that read), `destination` to run on peers, PUT `/` to ingest rows,
+ * POST `command: data` for message-client topics, `/health`, `/metrics`, CORS. Every error
+ * is a JSON `{error, command}` with a 4xx/5xx status; stacks go to the log only.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { HttpMethod, Reply } from "../commands/spec.ts";
+import type { Statement } from "../language/ast.ts";
+import { runStatement } from "../language/interpreter.ts";
+import { parseStatement } from "../language/parser.ts";
+import type { Node } from "../node/node.ts";
+import { queryPool } from "../processes/query-pool/index.ts";
+import { logger, redact } from "../util/log.ts";
+import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.ts";
+import { VERSION } from "../version.ts";
+import { parseDestinations, runOnPeers } from "./peers.ts";
+
+const log = logger("REST");
+
+/** The largest PUT body accepted (bigger ones get 413). */
+export const MAX_PUT_BYTES = 64 * 1024 * 1024;
+
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  syntax: 400,
+  unknown_command: 400,
+  bad_option: 400,
+  bad_value: 400,
+  wrong_method: 405,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  peer_failed: 502,
+  timeout: 504,
+  io: 500,
+  internal: 500,
+};
+
+function errorResponse(c: Context, error: AnyLogError, command: string): Response {
+  return c.json({ error: error.message, command: redact(command) }, STATUS[error.code]);
+}
+
+function replyResponse(c: Context, reply: Reply): Response {
+  if (reply === undefined || reply === null) return c.body(null, 200);
+  if (typeof reply === "object") return c.json(reply as object);
+  return c.text(String(reply));
+}
+
+/** The HTTP method a statement needs: GET only for statements that change nothing. */
+export function methodOf(stmt: Statement): HttpMethod {
+  switch (stmt.kind) {
+    case "command": {
+      const { spec, tail } = stmt.call;
+      if (spec.method !== "of-tail") return spec.method;
+      const inner = parseStatement(tail ?? "");
+      return inner.ok ? methodOf(inner.value) : "GET";
+    }
+    case "if":
+      return stmt.then ? methodOf(stmt.then) : "GET";
+    case "empty":
+      return "GET";
+    default:
+      return "POST";
+  }
+}
+
+function withTimeout<T>(work: Promise<Result<T>>, seconds: number, command: string): Promise<Result<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<Result<T>>((resolve) => {
+    timer = setTimeout(() => resolve(fail("timeout", `'${command}' did not finish within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface RestOptions {
+  /** Seconds a command may take before the client gets a timeout error. */
+  timeout: number;
+}
+
+export function restApp(node: Node, options: RestOptions): Hono {
+  const app = new Hono();
+  app.use("*", cors({ origin: "*", allowHeaders: ["*"], allowMethods: ["GET", "POST", "PUT", "OPTIONS"] }));
+  app.use("*", async (c, next) => {
+    node.metrics.restRequests++;
+    await next();
+  });
+
+  app.get("/health", (c) =>
+    c.json({
+      status: node.isStopping ? "stopping" : "healthy",
+      node_name: node.name,
+      version: VERSION,
+      uptime_seconds: Math.round((Date.now() - node.startedAt.getTime()) / 1000),
+    }),
+  );
+
+  app.get("/metrics", (c) => {
+    const uptime = (Date.now() - node.startedAt.getTime()) / 1000;
+    return c.text(node.metrics.render(node.processes, uptime), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+
+  async function runCommand(c: Context, text: string, method: HttpMethod): Promise<Response> {
+    const command = text.trim();
+    if (command === "") {
+      return errorResponse(c, new AnyLogError("syntax", "no command: send it in the 'command' header"), "");
+    }
+    node.metrics.commands++;
+    const stmt = parseStatement(command);
+    if (!stmt.ok) {
+      node.metrics.errors++;
+      return errorResponse(c, stmt.error, command);
+    }
+    const needed = methodOf(stmt.value);
+    if (needed === "POST" && method === "GET") {
+      return errorResponse(c, new AnyLogError("wrong_method", `'${command}' changes the node's state: send it with POST`), command);
+    }
+    const destination = c.req.header("destination")?.trim();
+    let work: Promise<Result<Reply>>;
+    if (destination) {
+      const peers = destination.toLowerCase() === "network" ? parseDestinations([]) : parseDestinations([destination]);
+      if (!peers.ok) return errorResponse(c, peers.error, command);
+      work = runOnPeers(node, peers.value, command);
+    } else {
+      const ctx = node.context("rest");
+      work = queryPool(node).run(async () => (await runStatement(stmt.value, ctx)).result);
+    }
+    const result = await withTimeout(work, options.timeout, command);
+    if (!result.ok) {
+      node.metrics.errors++;
+      return errorResponse(c, result.error, command);
+    }
+    return replyResponse(c, result.value);
+  }
+
+  app.get("/", (c) => runCommand(c, c.req.header("command") ?? "", "GET"));
+
+  app.post("/", async (c) => {
+    let command = c.req.header("command");
+    if (command?.trim().toLowerCase() === "data") return postData(c);
+    if (command === undefined) {
+      const raw = await c.req.text();
+      if (raw.trim() === "") return runCommand(c, "", "POST");
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return errorResponse(c, new AnyLogError("syntax", "the body is not JSON: send {\"command\": \"...\"} or a 'command' header"), "");
+      }
+      const fromBody = typeof body === "object" && body !== null ? (body as Record<string, unknown>).command : undefined;
+      if (typeof fromBody !== "string") {
+        return errorResponse(c, new AnyLogError("syntax", "the JSON body has no \"command\" text"), "");
+      }
+      command = fromBody;
+    }
+    return runCommand(c, command, "POST");
+  });
+
+  async function postData(c: Context): Promise<Response> {
+    const topic = c.req.header("topic")?.trim();
+    if (!topic) return errorResponse(c, new AnyLogError("syntax", "'command: data' needs a 'topic' header"), "data");
+    const handler = node.restTopics.get(topic);
+    if (!handler) {
+      const hint = `start one with 'run msg client where broker=rest and topic=(name=${topic} ...)'`;
+      return errorResponse(c, new AnyLogError("unavailable", `no message client takes topic '${topic}' (${hint})`), "data");
+    }
+    const result = await handler(await c.req.text());
+    if (!result.ok) return errorResponse(c, result.error, "data");
+    return c.json({ "AnyLog.status": "Success", rows: result.value.rows });
+  }
+
+  app.put(
+    "/",
+    bodyLimit({
+      maxSize: MAX_PUT_BYTES,
+      onError: (c) => c.json({ error: `the body is over ${MAX_PUT_BYTES / 1024 / 1024} MB: send the data in smaller parts`, command: "PUT" }, 413),
+    }),
+    async (c) => {
+      const dbms = c.req.header("dbms")?.trim();
+      const table = c.req.header("table")?.trim();
+      const mode = (c.req.header("mode") ?? "streaming").trim().toLowerCase();
+      const type = (c.req.header("type") ?? "json").trim().toLowerCase();
+      const bad = (message: string) => errorResponse(c, new AnyLogError("syntax", message), "PUT");
+      if (!dbms) return bad("PUT needs a 'dbms' header");
+      if (!table) return bad("PUT needs a 'table' header");
+      if (type !== "json") return bad(`PUT takes 'type: json', not '${type}'`);
+      if (mode !== "streaming" && mode !== "file") return bad(`'mode' must be streaming or file, not '${mode}'`);
+      const body = await c.req.text();
+      if (body.trim() === "") return bad("the PUT body is empty: send a JSON object, an array, or one object per line");
+      if (!node.ingest) {
+        return errorResponse(c, new AnyLogError("unavailable", "no operator running on this node: start one with 'run operator'"), "PUT");
+      }
+      const stored = await node.ingest.put({ dbms, table, mode, body });
+      if (!stored.ok) return errorResponse(c, stored.error, "PUT");
+      return c.json({ "AnyLog.status": "Success", "AnyLog.hash": stored.value.hash });
+    },
+  );
+
+  app.notFound((c) => c.json({ error: `no such path '${c.req.path}': send commands to '/'`, command: "" }, 404));
+  app.onError((e, c) => {
+    log.error(`request failed unexpectedly: ${e.stack ?? e.message}`);
+    return c.json({ error: "the node failed to answer this request", command: redact(c.req.header("command") ?? "") }, 500);
+  });
+  return app;
+}

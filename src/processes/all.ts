@@ -1,0 +1,8 @@
+/**
+ * @module processes/all
+ * The only list of background processes: importing a folder registers its process.
+ */
+import "./tcp-server/index.ts";
+import "./rest-server/index.ts";
+import "./query-pool/index.ts";
+import "./not-yet-built.ts";

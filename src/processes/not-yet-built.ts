@@ -1,0 +1,234 @@
+/**
+ * @module processes/not-yet-built
+ * The background processes of seed 004 that this build does not run yet. Each is declared
+ * with its `run ...` command and options, so scripts parse and `get processes` lists it as
+ * "Not declared"; running it answers that it is not in this build. Each moves to its own
+ * folder under `processes/` when it is built, and leaves this list.
+ */
+import type { OptionTable } from "../commands/spec.ts";
+import { notYetBuilt } from "./registry.ts";
+
+const bool = (help: string) => ({ type: "bool", help }) as const;
+const str = (help: string) => ({ type: "str", help }) as const;
+const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
+
+const operatorOptions: OptionTable = {
+  policy: str("ID of the operator policy"),
+  watch_dir: dir("watched"),
+  bkup_dir: dir("backup"),
+  error_dir: dir("error"),
+  delete_json: bool("delete the JSON file after it is stored"),
+  compress_json: bool("compress the JSON file after it is stored"),
+  compress_sql: bool("compress the SQL file"),
+  move_json: bool("move the JSON file to the backup directory"),
+  move_sql: bool("move the SQL file to the backup directory"),
+  archive: bool("move stored files to the archive directory"),
+  archive_json: bool("archive the JSON files"),
+  archive_sql: bool("archive the SQL files"),
+  limit_tables: { type: "list", help: "only these tables" },
+  create_table: bool("create a missing table from the data"),
+  update_tsd_info: bool("record each file in almgm.tsd_info"),
+  distributor: bool("hand stored files to the data distributor"),
+  master_node: { type: "ipport", help: "the master node (ip:port)" },
+  master: { type: "ipport", help: "the master node (ip:port)" },
+  threads: { type: "int", help: "worker count" },
+};
+
+notYetBuilt({
+  name: "Operator",
+  order: 30,
+  aliases: ["operator"],
+  comesWith: "the operator issue, #4",
+  run: { words: ["run", "operator"], summary: "Hosts data: ingests files and streams into local tables", options: operatorOptions },
+});
+
+notYetBuilt({
+  name: "Publisher",
+  order: 40,
+  aliases: ["publisher"],
+  comesWith: "the publisher work",
+  run: {
+    words: ["run", "publisher"],
+    summary: "Routes data files to the operators that host their tables",
+    options: {
+      watch_dir: dir("watched"),
+      bkup_dir: dir("backup"),
+      error_dir: dir("error"),
+      delete_json: bool("delete the JSON file after it is sent"),
+      delete_sql: bool("delete the SQL file after it is sent"),
+      compress_json: bool("compress the JSON file after it is sent"),
+      compress_sql: bool("compress the SQL file after it is sent"),
+      company: str("company that owns the data (default: the dbms name)"),
+      master_node: { type: "ipport", help: "the master node (ip:port)" },
+      dbms_name: str("file-name segment that holds the dbms name"),
+      table_name: str("file-name segment that holds the table name"),
+    },
+  },
+});
+
+notYetBuilt({
+  name: "Blockchain Sync",
+  order: 50,
+  aliases: ["synchronizer", "blockchain sync"],
+  comesWith: "the metadata issue, #3",
+  run: {
+    words: ["run", "blockchain", "sync"],
+    summary: "Keeps the local copy of the metadata in step with the master",
+    options: {
+      source: str("master or blockchain"),
+      time: { type: "duration", help: "how often to sync" },
+      dest: { type: "list", help: "file and/or dbms" },
+      connection: str("ip:port of the master"),
+      platform: str("blockchain platform name"),
+    },
+  },
+});
+
+notYetBuilt({
+  name: "Scheduler",
+  order: 60,
+  aliases: ["scheduler"],
+  comesWith: "the operator issue, #4",
+  run: {
+    words: ["run", "scheduler"],
+    summary: "Runs scheduled tasks",
+    positional: [{ name: "id", type: "int", help: "scheduler number (1 = user tasks)", optional: true }],
+  },
+});
+
+notYetBuilt({
+  name: "Distributor",
+  order: 70,
+  aliases: ["distributor", "data distributor"],
+  comesWith: "the HA work",
+  run: {
+    words: ["run", "data", "distributor"],
+    summary: "Copies stored data to the other operators of the cluster",
+    options: { cluster_id: str("cluster policy ID"), distr_dir: dir("distribution"), archive_dir: dir("archive") },
+  },
+});
+
+notYetBuilt({
+  name: "Blobs Archiver",
+  order: 80,
+  aliases: ["blobs archiver", "archiver"],
+  comesWith: "the blobs work",
+  run: {
+    words: ["run", "blobs", "archiver"],
+    summary: "Stores blobs (images, video, sound) in a blobs database and/or folders",
+    options: {
+      dbms: { type: "any", help: "use a blobs database (true/false), or its name" },
+      folder: bool("also keep blobs in date folders"),
+      compress: bool("compress blobs"),
+      reuse_blobs: bool("store a repeated blob once"),
+      bwatch_dir: dir("blobs watch"),
+      blobs_dir: dir("blobs"),
+    },
+  },
+});
+
+notYetBuilt({
+  name: "Consumer",
+  order: 90,
+  aliases: ["consumer", "data consumer"],
+  comesWith: "the HA work",
+  run: {
+    words: ["run", "data", "consumer"],
+    summary: "Pulls data missing here from the other operators of the cluster",
+    options: { start_date: str("first date (YY-MM-DD or -Nd)"), end_date: str("last date"), mode: str("active or suspend") },
+  },
+});
+
+notYetBuilt({
+  name: "MQTT",
+  order: 100,
+  aliases: ["mqtt", "mqtt client", "msg client"],
+  comesWith: "the MQTT work",
+  runAlso: [["run", "msg", "client"]],
+  run: {
+    words: ["run", "mqtt", "client"],
+    summary: "Subscribes to broker topics and maps messages to table rows",
+    options: {
+      broker: str("broker host, 'local' or 'rest'"),
+      port: { type: "int", help: "broker port" },
+      user: str("broker user"),
+      password: str("broker password"),
+      log: bool("log each message"),
+      user_agent: str("REST user agent"),
+      topic: {
+        type: "nested",
+        multiple: true,
+        help: "a topic and how its messages map to columns",
+        options: { name: str("topic name"), dbms: str("database"), table: str("table") },
+        patterns: [{ prefix: "column.", spec: { type: "any", help: "column mapping" } }],
+      },
+    },
+  },
+});
+
+notYetBuilt({
+  name: "Message Broker",
+  order: 110,
+  aliases: ["message broker", "broker", "local broker"],
+  comesWith: "the message broker work",
+  run: {
+    words: ["run", "message", "broker"],
+    summary: "Accepts MQTT publishers on this node",
+    positional: [
+      { name: "ip", type: "str", help: "external IP", optional: true },
+      { name: "port", type: "int", help: "external port", optional: true },
+      { name: "local_ip", type: "str", help: "local IP", optional: true },
+      { name: "local_port", type: "int", help: "local port", optional: true },
+      { name: "threads", type: "int", help: "worker count", optional: true },
+    ],
+    options: {
+      external_ip: str("external IP"),
+      external_port: { type: "int", help: "external port" },
+      internal_ip: str("local IP"),
+      internal_port: { type: "int", help: "local port" },
+      bind: bool("listen on the one IP only"),
+      threads: { type: "int", help: "worker count" },
+    },
+  },
+});
+
+notYetBuilt({
+  name: "SMTP",
+  order: 120,
+  aliases: ["smtp", "smtp client"],
+  comesWith: "the SMTP work",
+  run: {
+    words: ["run", "smtp", "client"],
+    summary: "Sends alert emails and SMS through an SMTP server",
+    options: { host: str("SMTP server"), port: { type: "int", help: "SMTP port" }, email: str("sender address"), password: str("sender password"), ssl: bool("use TLS") },
+  },
+});
+
+notYetBuilt({
+  name: "Streamer",
+  order: 130,
+  aliases: ["streamer", "streaming"],
+  comesWith: "the operator issue, #4",
+  run: {
+    words: ["run", "streamer"],
+    summary: "Flushes streaming buffers to files by time and volume",
+    options: { prep_dir: dir("prep"), watch_dir: dir("watch"), err_dir: dir("error") },
+  },
+});
+
+notYetBuilt({
+  name: "Kafka Consumer",
+  order: 150,
+  aliases: ["kafka", "kafka consumer"],
+  comesWith: "the Kafka work",
+  run: {
+    words: ["run", "kafka", "consumer"],
+    summary: "Reads Kafka topics and maps messages to table rows",
+    options: {
+      ip: str("Kafka host"),
+      port: { type: "int", help: "Kafka port" },
+      reset: str("earliest or latest"),
+      topic: { type: "nested", multiple: true, help: "a topic and its mapping", options: { name: str("topic"), dbms: str("database"), table: str("table") }, patterns: [{ prefix: "column.", spec: { type: "any", help: "column mapping" } }] },
+    },
+  },
+});

@@ -1,0 +1,86 @@
+/**
+ * @module processes/tcp-server
+ * The TCP peer server (`run tcp server`): makes the node a member of the network. Peers
+ * send commands over the peer transport; each runs through the Query Pool and its reply
+ * (or error) goes back on the same connection.
+ */
+import type { Args } from "../../commands/spec.ts";
+import { listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
+import type { PeerListener, PeerReply } from "../../network/transport.ts";
+import type { Node } from "../../node/node.ts";
+import { type Result, ok } from "../../util/result.ts";
+import { queryPool } from "../query-pool/index.ts";
+import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
+
+class TcpServer implements NodeProcess {
+  private listener?: PeerListener;
+  private address?: ListenAddress;
+  private served = 0;
+
+  constructor(private readonly node: Node) {}
+
+  async start(args: Args): Promise<Result<string>> {
+    const address = listenAddress(args, 6);
+    if (!address.ok) return address;
+    const a = address.value;
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote) => this.answer(request.command, remote));
+    if (!listening.ok) return listening;
+    this.listener = listening.value;
+    this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
+    return ok(this.details());
+  }
+
+  private async answer(command: string, remote: string): Promise<PeerReply> {
+    this.served++;
+    this.node.metrics.peerRequests++;
+    this.node.log.debug(`peer ${remote}: ${command}`);
+    const result = await queryPool(this.node).run(() => this.node.execute(command, { ...this.node.context("peer"), peer: remote }));
+    return result.ok ? { ok: true, reply: result.value } : { ok: false, code: result.error.code, message: result.error.message };
+  }
+
+  async stop(): Promise<void> {
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.close();
+  }
+
+  status(): ProcessStatus {
+    return this.listener ? "Running" : "Not declared";
+  }
+
+  details(): string {
+    const a = this.address;
+    if (!this.listener || !a) return "";
+    return `Listening on: ${a.externalIp}:${a.externalPort}, Threads Pool: ${a.threads}`;
+  }
+
+  info(): Record<string, unknown> {
+    const a = this.address;
+    if (!this.listener || !a) return {};
+    return {
+      external: `${a.externalIp}:${a.externalPort}`,
+      internal: a.internalIp ? `${a.internalIp}:${a.internalPort ?? a.port}` : undefined,
+      listening: `${a.host}:${a.port}`,
+      bind: a.bind,
+      threads: a.threads,
+      requests: this.served,
+    };
+  }
+}
+
+registerProcess({
+  name: "TCP",
+  order: 10,
+  aliases: ["tcp", "tcp server"],
+  run: {
+    words: ["run", "tcp", "server"],
+    summary: "Listens for messages from peer nodes (makes the node a network member)",
+    positional: listenPositional,
+    options: listenOptions,
+    examples: [
+      "run tcp server !external_ip !anylog_server_port !ip !anylog_server_port",
+      "run tcp server where external_ip = !external_ip and external_port = 32148 and internal_ip = !ip and internal_port = 32148 and bind = false",
+    ],
+  },
+  create: (node) => new TcpServer(node),
+});
