@@ -8,4 +8,5 @@ import "./dictionary.ts";
 import "./processes.ts";
 import "./scripts.ts";
 import "./peers.ts";
+import "./trace.ts";
 import "./not-yet-built.ts";

@@ -109,6 +109,9 @@ export function restApp(node: Node, options: RestOptions): Hono {
       return errorResponse(c, new AnyLogError("syntax", "no command: send it in the 'command' header"), "");
     }
     node.metrics.commands++;
+    const trace = node.traces.get("REST") ?? 0;
+    if (trace >= 1) log.info(`${method} command: ${redact(command)}`);
+    if (trace >= 2) log.info(`headers: ${redact(JSON.stringify(c.req.header()))}`);
     const stmt = parseStatement(command);
     if (!stmt.ok) {
       node.metrics.errors++;

@@ -36,6 +36,8 @@ export class Node {
   readonly peers: PeerTransport = new TcpTransport();
   /** Set by the operator while it runs: where REST PUT rows go. */
   ingest?: RowIngest;
+  /** Trace levels by process name (`trace level = N <process>`). */
+  readonly traces = new Map<string, number>();
   /** Topics of message clients that take REST `command: data` posts. */
   readonly restTopics = new Map<string, TopicHandler>();
   private stopping?: Promise<void>;

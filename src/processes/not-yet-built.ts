@@ -119,6 +119,7 @@ notYetBuilt({
     options: {
       dbms: { type: "any", help: "use a blobs database (true/false), or its name" },
       folder: bool("also keep blobs in date folders"),
+      file: bool("same as folder"),
       compress: bool("compress blobs"),
       reuse_blobs: bool("store a repeated blob once"),
       bwatch_dir: dir("blobs watch"),

@@ -64,7 +64,7 @@ class RestServer implements NodeProcess {
 registerProcess({
   name: "REST",
   order: 20,
-  aliases: ["rest", "rest server"],
+  aliases: ["rest", "rest server", "rest server info"],
   run: {
     words: ["run", "rest", "server"],
     summary: "Serves REST requests from users and applications",

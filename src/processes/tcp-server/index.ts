@@ -33,7 +33,7 @@ class TcpServer implements NodeProcess {
   private async answer(command: string, remote: string): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
-    this.node.log.debug(`peer ${remote}: ${command}`);
+    if ((this.node.traces.get("TCP") ?? 0) >= 1) this.node.log.info(`peer ${remote}: ${command}`);
     const result = await queryPool(this.node).run(() => this.node.execute(command, { ...this.node.context("peer"), peer: remote }));
     return result.ok ? { ok: true, reply: result.value } : { ok: false, code: result.error.code, message: result.error.message };
   }
