@@ -1,0 +1,48 @@
+# anylog: build, run and test the node. A fresh Debian machine needs only Node.js and npm:
+# npm installs the pinned bun (devDependency) with everything else.
+SHELL  := /bin/bash
+BUN    := $(shell command -v bun 2>/dev/null || echo node_modules/.bin/bun)
+ARCH   := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
+NATIVE := dist/anylog-linux-$(ARCH)
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DEBS   := postgresql mosquitto mosquitto-clients curl
+
+.PHONY: run test build bench clean deps debs typecheck FORCE
+
+# npm dependencies (and bun itself when none is on PATH); npm ci keeps the lock file's versions
+node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
+	if [ -f package-lock.json ]; then npm ci; else npm install; fi
+	touch $@
+deps: node_modules/.package-lock.json
+
+# Debian packages the integration tests start; root installs what is missing, others are told how
+debs:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo -n " $$p"; done); \
+	if [ -z "$$missing" ] || ! command -v apt-get >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	else echo "missing Debian packages:$$missing (install: sudo apt-get install$$missing); the tests that need them will fail" >&2; fi
+
+# start the embedded default node in the foreground: TCP 127.0.0.1:32048, REST 127.0.0.1:32049
+run: deps
+	$(BUN) src/main.ts start
+
+# typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN)
+test: debs deps typecheck $(NATIVE)
+	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test
+
+typecheck: deps
+	node_modules/.bin/tsc --noEmit
+
+# one self-contained executable per architecture (always rebuilt: ~1 s, and the commit may have moved)
+build: dist/anylog-linux-x64 dist/anylog-linux-arm64
+dist/anylog-linux-%: FORCE | deps
+	$(BUN) build --compile --target=bun-linux-$* src/main.ts --outfile $@ \
+	  --define ANYLOG_COMMIT='"$(COMMIT)"' --define ANYLOG_TARGET='"linux-$*"'
+
+# every benchmark in bench/, against this machine's executable
+bench: deps $(NATIVE)
+	for f in bench/*.ts; do ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) $$f || exit 1; done
+
+# remove build output and test leftovers (node_modules stays: it holds bun)
+clean:
+	rm -rf dist build .anylog-test
