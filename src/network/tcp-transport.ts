@@ -196,7 +196,7 @@ export class TcpTransport implements PeerTransport {
           reply = { ok: false, code: "internal", message: "the node failed to run the request" };
         }
       }
-      if (socket.destroyed) return;
+      if (socket.destroyed || socket.writableEnded) return;
       const header = reply.ok
         ? { id, type: "reply", ok: true, reply: reply.reply ?? null }
         : { id, type: "reply", ok: false, error: { code: reply.code, message: reply.message } };
@@ -217,13 +217,20 @@ export class TcpTransport implements PeerTransport {
             close: () =>
               new Promise<void>((done) => {
                 server.close(() => done());
+                // end() sends what is still buffered (a large reply may be), then FIN; a
+                // peer that does not close its side in time is cut off
                 const finish = () => {
-                  for (const s of sockets) s.destroy();
+                  for (const s of sockets) s.end();
+                  setTimeout(() => {
+                    for (const s of sockets) s.destroy();
+                  }, GRACE_MS).unref();
                 };
                 if (inFlight === 0) finish();
                 else {
                   idle = finish;
-                  setTimeout(finish, GRACE_MS).unref();
+                  setTimeout(() => {
+                    for (const s of sockets) s.destroy();
+                  }, GRACE_MS).unref();
                 }
               }),
           }),
