@@ -9,4 +9,6 @@ import "./processes.ts";
 import "./scripts.ts";
 import "./peers.ts";
 import "./trace.ts";
+import "../storage/commands.ts";
+import "../metadata/commands.ts";
 import "./not-yet-built.ts";

@@ -9,7 +9,6 @@ import { fail } from "../util/result.ts";
 import type { CommandSpec } from "./spec.ts";
 import { addCommand } from "./table.ts";
 
-const METADATA = "the metadata issue, #3";
 const OPERATOR = "the operator issue, #4";
 
 function later(spec: Omit<CommandSpec, "handler">, comesWith: string): void {
@@ -19,94 +18,6 @@ function later(spec: Omit<CommandSpec, "handler">, comesWith: string): void {
   });
 }
 
-const dbmsOptions = {
-  type: { type: "str", help: "sqlite, psql or mongo" },
-  ip: { type: "str", help: "database server host" },
-  port: { type: "int", help: "database server port" },
-  user: { type: "str", help: "database user" },
-  password: { type: "str", help: "database password" },
-  memory: { type: "bool", help: "an in-memory SQLite database" },
-} as const;
-
-later(
-  {
-    words: ["connect", "dbms"],
-    summary: "Connects a logical database: connect dbms <name> where type = sqlite|psql ...",
-    method: "POST",
-    positional: [{ name: "words", type: "list", help: "<name>, or <type> <name>, or <type> <user@host:password> <port> <name>", rest: true }],
-    options: dbmsOptions,
-  },
-  METADATA,
-);
-later({ words: ["disconnect", "dbms"], summary: "Closes a logical database", method: "POST", positional: [{ name: "dbms", type: "str", help: "database name" }] }, METADATA);
-later({ words: ["get", "databases"], summary: "The connected logical databases", method: "GET", options: { format: { type: "str", help: "json" } } }, METADATA);
-later(
-  {
-    words: ["create", "table"],
-    summary: "Creates a system table (ledger, tsd_info) in a database",
-    method: "POST",
-    positional: [{ name: "table", type: "str", help: "ledger or tsd_info" }],
-    options: { dbms: { type: "str", help: "the database", required: true } },
-  },
-  METADATA,
-);
-later(
-  {
-    words: ["create", "policy"],
-    summary: "Builds a policy from options: create policy <type> where k = v and ...",
-    method: "GET",
-    positional: [{ name: "type", type: "str", help: "policy type (cluster, operator, ...)" }],
-    anyOption: true,
-  },
-  METADATA,
-);
-later(
-  {
-    words: ["blockchain", "prepare", "policy"],
-    summary: "Validates a policy and adds its id and date",
-    method: "GET",
-    positional: [{ name: "policy", type: "json", help: "the policy JSON" }],
-  },
-  METADATA,
-);
-later(
-  {
-    words: ["blockchain", "insert"],
-    summary: "Adds a policy to the local copy and the master",
-    method: "POST",
-    options: {
-      policy: { type: "json", help: "the policy JSON", required: true },
-      local: { type: "bool", help: "also write the local copy" },
-      master: { type: "ipport", help: "the master node (ip:port)" },
-      blockchain: { type: "str", help: "blockchain platform" },
-    },
-  },
-  METADATA,
-);
-later(
-  {
-    words: ["blockchain", "get"],
-    summary: "Policies of a type, filtered by attributes: blockchain get <type> where k = v bring ...",
-    method: "GET",
-    positional: [{ name: "type", type: "list", help: "policy type, * or (type1, type2)" }],
-    anyOption: true,
-    tail: { name: "bring", keyword: "bring", keepKeyword: true, help: "what to bring: bring.first [a][b], bring.count, ...", substitute: false },
-  },
-  METADATA,
-);
-later(
-  {
-    words: ["blockchain", "delete", "policy"],
-    summary: "Removes a policy by its id",
-    method: "POST",
-    options: {
-      id: { type: "str", help: "policy id", required: true },
-      local: { type: "bool", help: "also the local copy" },
-      master: { type: "ipport", help: "the master node (ip:port)" },
-    },
-  },
-  METADATA,
-);
 later(
   {
     words: ["partition"],

@@ -1,12 +1,15 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Node } from "../node/node.ts";
 import { runScript } from "./interpreter.ts";
 
+const home = mkdtempSync(join(tmpdir(), "anylog-int-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
 function node(): Node {
-  return new Node({ env: { ANYLOG_HOME: mkdtempSync(join(tmpdir(), "anylog-int-")) }, set: { node_name: "n1" } });
+  return new Node({ env: { ANYLOG_HOME: home }, set: { node_name: "n1" } });
 }
 
 async function script(n: Node, text: string): Promise<{ out: unknown[]; errors: string[] }> {

@@ -19,6 +19,8 @@ import { readFileSync } from "node:fs";
 import type { RowIngest, TopicHandler } from "./ingest.ts";
 import type { PeerTransport } from "../network/transport.ts";
 import { TcpTransport } from "../network/tcp-transport.ts";
+import { Databases } from "../storage/databases.ts";
+import { Metadata } from "../metadata/metadata.ts";
 
 export interface NodeOptions {
   /** Values set over the defaults (`--set key=value`). */
@@ -36,6 +38,10 @@ export class Node {
   readonly peers: PeerTransport = new TcpTransport();
   /** Set by the operator while it runs: where REST PUT rows go. */
   ingest?: RowIngest;
+  /** The logical databases connected with `connect dbms`. */
+  readonly databases = new Databases();
+  /** Policies: the local copy and the exchange with the master. */
+  readonly metadata: Metadata = new Metadata(this);
   /** Trace levels by process name (`trace level = N <process>`). */
   readonly traces = new Map<string, number>();
   /** Topics of message clients that take REST `command: data` posts. */
@@ -88,6 +94,7 @@ export class Node {
       this.log.info(`shutting down: ${reason}`);
       this.stopping = this.processes.stopAll().then(async () => {
         await this.peers.close();
+        await this.databases.closeAll();
         for (const w of this.exitWaiters.splice(0)) w();
       });
     }

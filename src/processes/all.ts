@@ -4,5 +4,6 @@
  */
 import "./tcp-server/index.ts";
 import "./rest-server/index.ts";
+import "./blockchain-sync/index.ts";
 import "./query-pool/index.ts";
 import "./not-yet-built.ts";

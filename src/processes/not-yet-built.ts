@@ -67,24 +67,6 @@ notYetBuilt({
 });
 
 notYetBuilt({
-  name: "Blockchain Sync",
-  order: 50,
-  aliases: ["synchronizer", "blockchain sync"],
-  comesWith: "the metadata issue, #3",
-  run: {
-    words: ["run", "blockchain", "sync"],
-    summary: "Keeps the local copy of the metadata in step with the master",
-    options: {
-      source: str("master or blockchain"),
-      time: { type: "duration", help: "how often to sync" },
-      dest: { type: "list", help: "file and/or dbms" },
-      connection: str("ip:port of the master"),
-      platform: str("blockchain platform name"),
-    },
-  },
-});
-
-notYetBuilt({
   name: "Scheduler",
   order: 60,
   aliases: ["scheduler"],

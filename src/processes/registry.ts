@@ -26,6 +26,8 @@ export interface NodeProcess {
   details(): string;
   /** What `get <process>` shows. */
   info(): Record<string, unknown>;
+  /** `run ...` again while running (e.g. `run blockchain sync` forces a sync); without it that is an error. */
+  runAgain?(args: Args): Promise<Result<string>>;
 }
 
 export interface ProcessDefinition {
@@ -58,6 +60,7 @@ export function registerProcess(def: ProcessDefinition): ProcessDefinition {
         const proc = ctx.node.processes.get(def.name);
         if (!proc) return fail("internal", `process ${def.name} is not set up on this node`);
         if (proc.status() === "Running") {
+          if (proc.runAgain) return proc.runAgain(args);
           return fail("conflict", `${def.name} is already running; stop it first with 'exit ${def.aliases[0]}'`);
         }
         const started = await proc.start(args);

@@ -1,0 +1,134 @@
+/**
+ * @module metadata/metadata
+ * The metadata layer of one node: its local copy (loaded from `!blockchain_file` on first
+ * use, so a node answers from it when the master is away), the exchange with the master
+ * over the peer protocol (push a policy, pull the changes after a change number), and one
+ * synchronisation step, which the Blockchain Sync process repeats.
+ */
+import type { Node } from "../node/node.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+import { peerTimeoutMs } from "../network/peers.ts";
+import { LocalCopy, idOf } from "./local-copy.ts";
+import { LEDGER_DBMS, type LedgerChange, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
+import { canonicalJson, type Policy } from "./policy.ts";
+
+export interface SyncReport {
+  pulled: number;
+  removed: number;
+  pushed: number;
+  seq: number;
+}
+
+export class Metadata {
+  private copy?: LocalCopy;
+
+  constructor(private readonly node: Node) {}
+
+  /** The local copy at `!blockchain_file` (loaded once; again if the path changes). */
+  local(): Result<LocalCopy> {
+    const path = this.node.dictionary.lookup("blockchain_file");
+    if (!path) return fail("bad_value", "'!blockchain_file' is not set: it names the local copy of the metadata");
+    if (this.copy?.path === path) return ok(this.copy);
+    const loaded = LocalCopy.load(path);
+    if (loaded.ok) this.copy = loaded.value;
+    return loaded;
+  }
+
+  private async ask(master: string, command: string): Promise<Result<unknown>> {
+    const r = await this.node.peers.request(master, { command, from: this.node.name }, peerTimeoutMs(this.node));
+    if (!r.ok) return fail(r.error.code, `master ${master}: ${r.error.message}`);
+    if (!r.value.ok) return fail("peer_failed", `master ${master} refused: ${r.value.message}`);
+    return ok(r.value.reply);
+  }
+
+  /** Sends a prepared policy to the master's ledger. */
+  async push(master: string, policy: Policy): Promise<Result<{ inserted: boolean }>> {
+    const r = await this.ask(master, `blockchain push where policy = ${canonicalJson(policy)}`);
+    if (!r.ok) return r;
+    const inserted = (r.value as { inserted?: unknown } | null)?.inserted === true;
+    return ok({ inserted });
+  }
+
+  /** Asks the master to mark a policy deleted. */
+  async deleteOnMaster(master: string, id: string): Promise<Result<void>> {
+    const r = await this.ask(master, `blockchain delete policy where id = ${id}`);
+    return r.ok ? ok(undefined) : r;
+  }
+
+  /** The changes of the master's ledger after `since`. */
+  async pull(master: string, since: number): Promise<Result<{ seq: number; changes: LedgerChange[] }>> {
+    const r = await this.ask(master, `blockchain pull where since = ${since}`);
+    if (!r.ok) return r;
+    const v = r.value as { seq?: unknown; changes?: unknown } | null;
+    if (typeof v?.seq !== "number" || !Array.isArray(v.changes)) return fail("peer_failed", `master ${master} sent a reply that is not a ledger update`);
+    return ok({ seq: v.seq, changes: v.changes as LedgerChange[] });
+  }
+
+  /**
+   * One synchronisation with the master: pull what changed, apply it, send the policies
+   * only this node has, write the local copy (and the local ledger table with `dbms`).
+   */
+  async syncOnce(master: string, dest: { file: boolean; dbms: boolean }): Promise<Result<SyncReport>> {
+    const local = this.local();
+    if (!local.ok) return local;
+    const copy = local.value;
+    let update = await this.pull(master, copy.masterSeq);
+    if (!update.ok) return update;
+    let fullReload = false;
+    if (update.value.seq < copy.masterSeq) {
+      // the master's ledger is older than our copy (restored or replaced): take it whole
+      update = await this.pull(master, 0);
+      if (!update.ok) return update;
+      fullReload = true;
+    }
+    const report: SyncReport = { pulled: 0, removed: 0, pushed: 0, seq: update.value.seq };
+    const onMaster = new Set<string>();
+    for (const change of update.value.changes) {
+      const id = idOf(change.policy);
+      if (!id) continue;
+      if (change.status === "deleted") {
+        if (copy.remove(id)) report.removed++;
+        continue;
+      }
+      onMaster.add(id);
+      if (copy.add(change.policy)) report.pulled++;
+      copy.confirmed(id);
+    }
+    if (fullReload) {
+      for (const id of this.allIds(copy)) {
+        if (!onMaster.has(id) && !copy.isPending(id) && copy.remove(id)) report.removed++;
+      }
+    }
+    copy.masterSeq = update.value.seq;
+    for (const p of copy.pending()) {
+      const pushed = await this.push(master, p);
+      if (!pushed.ok) break; // the master went away mid-sync: the rest waits for the next one
+      copy.confirmed(idOf(p)!);
+      report.pushed++;
+    }
+    if (dest.file) {
+      const saved = copy.save();
+      if (!saved.ok) return saved;
+    }
+    if (dest.dbms) {
+      const mirrored = await this.mirror(update.value.changes);
+      if (!mirrored.ok) return mirrored;
+    }
+    return ok(report);
+  }
+
+  private allIds(copy: LocalCopy): string[] {
+    return copy.select(["*"], []).map((p) => idOf(p)!).filter(Boolean);
+  }
+
+  /** Applies changes to this node's own ledger table (sync with `dest = dbms`). */
+  private async mirror(changes: LedgerChange[]): Promise<Result<void>> {
+    const db = await requireLedger(this.node.databases.get(LEDGER_DBMS));
+    if (!db.ok) return db;
+    for (const c of changes) {
+      const r = c.status === "deleted" ? await deletePolicy(db.value, idOf(c.policy)!) : await insertPolicy(db.value, c.policy, "sync");
+      if (!r.ok) return r;
+    }
+    return ok(undefined);
+  }
+}

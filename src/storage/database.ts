@@ -1,0 +1,44 @@
+/**
+ * @module storage/database
+ * The one storage interface. A logical database (`almgm`, `blockchain`, a data dbms) is a
+ * `Database` whatever engine holds it; SQLite (`storage/sqlite.ts`) and PostgreSQL
+ * (`storage/postgres.ts`) implement it. SQL text uses `?` placeholders everywhere;
+ * the PostgreSQL side numbers them. Failures are error values naming the database.
+ */
+import type { Result } from "../util/result.ts";
+
+export type Engine = "sqlite" | "psql";
+
+export type Row = Record<string, unknown>;
+
+export interface Database {
+  /** The logical name (`almgm`, `blockchain`, ...). */
+  readonly name: string;
+  readonly engine: Engine;
+  /** Runs a statement; `changes` is the number of rows it touched. */
+  exec(sql: string, params?: unknown[]): Promise<Result<{ changes: number }>>;
+  /** Runs a query and returns its rows. */
+  query(sql: string, params?: unknown[]): Promise<Result<Row[]>>;
+  /** Runs `work` in one transaction: all of it commits, or none of it. */
+  transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>>;
+  /** Whether a table exists. */
+  tableExists(table: string): Promise<Result<boolean>>;
+  /** Names of the tables. */
+  tables(): Promise<Result<string[]>>;
+  /** Where it lives, for `get databases` (no secrets). */
+  describe(): string;
+  close(): Promise<void>;
+}
+
+/** Connection settings of `connect dbms`. */
+export interface ConnectOptions {
+  name: string;
+  engine: Engine;
+  /** SQLite: the folder of database files. */
+  directory: string;
+  memory?: boolean;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+}

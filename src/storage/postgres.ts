@@ -1,0 +1,137 @@
+/**
+ * @module storage/postgres
+ * PostgreSQL behind the storage interface (the `postgres` package). Each logical database
+ * is a PostgreSQL database of the same name on the server, created on first connect.
+ */
+import postgres from "postgres";
+import { type Result, fail, ok } from "../util/result.ts";
+import type { ConnectOptions, Database, Row } from "./database.ts";
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+
+/** `?` placeholders to `$1, $2, ...`, leaving quoted text alone. */
+export function numberPlaceholders(sql: string): string {
+  let n = 0;
+  let out = "";
+  let quote: string | undefined;
+  for (const c of sql) {
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === "?") {
+      out += `$${++n}`;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+function pgError(db: string, e: unknown): Result<never> {
+  const err = e as { message?: string; code?: string };
+  const message = err.message ?? String(e);
+  const code = err.code === "ECONNREFUSED" || err.code === "57P01" ? "unavailable" : err.code === "53100" ? "io" : "bad_value";
+  return fail(code, `dbms '${db}' (psql): ${message}`);
+}
+
+export class PostgresDatabase implements Database {
+  readonly engine = "psql" as const;
+
+  private constructor(
+    readonly name: string,
+    private readonly sql: Sql,
+    private readonly where: string,
+    private readonly owner?: postgres.Sql,
+  ) {}
+
+  /** Connects to the server, creates the database when missing, and connects to it. */
+  static async open(options: ConnectOptions): Promise<Result<PostgresDatabase>> {
+    const base = {
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 5432,
+      username: options.user,
+      password: options.password,
+      max: 4,
+      connect_timeout: 10,
+      onnotice: () => {},
+    };
+    const where = `${base.host}:${base.port}`;
+    const dbName = options.name.toLowerCase();
+    if (!/^[a-z_][a-z0-9_]*$/.test(dbName)) return fail("bad_value", `'${options.name}' is not a usable PostgreSQL database name`);
+    const admin = postgres({ ...base, database: "postgres", max: 1 });
+    try {
+      const found = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
+      if (found.length === 0) {
+        try {
+          await admin.unsafe(`CREATE DATABASE "${dbName}"`);
+        } catch (e) {
+          if ((e as { code?: string }).code !== "42P04") throw e; // created meanwhile by another node
+        }
+      }
+    } catch (e) {
+      return pgError(options.name, e);
+    } finally {
+      await admin.end({ timeout: 5 });
+    }
+    const sql = postgres({ ...base, database: dbName });
+    try {
+      await sql`SELECT 1`;
+    } catch (e) {
+      await sql.end({ timeout: 1 });
+      return pgError(options.name, e);
+    }
+    return ok(new PostgresDatabase(options.name, sql, `${where}/${dbName}`, sql));
+  }
+
+  async exec(text: string, params: unknown[] = []): Promise<Result<{ changes: number }>> {
+    try {
+      const r = await this.sql.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
+      return ok({ changes: r.count ?? 0 });
+    } catch (e) {
+      return pgError(this.name, e);
+    }
+  }
+
+  async query(text: string, params: unknown[] = []): Promise<Result<Row[]>> {
+    try {
+      const rows = await this.sql.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
+      return ok([...rows] as Row[]);
+    } catch (e) {
+      return pgError(this.name, e);
+    }
+  }
+
+  async transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>> {
+    if (!this.owner) return work(this); // already inside one
+    const rollback = Symbol("rollback");
+    let outcome: Result<T> | undefined;
+    try {
+      await this.owner.begin(async (tx) => {
+        outcome = await work(new PostgresDatabase(this.name, tx, this.where));
+        if (!outcome.ok) throw rollback;
+      });
+      return outcome!;
+    } catch (e) {
+      if (e === rollback && outcome) return outcome;
+      return pgError(this.name, e);
+    }
+  }
+
+  async tableExists(table: string): Promise<Result<boolean>> {
+    const r = await this.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = ?", [table.toLowerCase()]);
+    return r.ok ? ok(r.value.length > 0) : r;
+  }
+
+  async tables(): Promise<Result<string[]>> {
+    const r = await this.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
+    return r.ok ? ok(r.value.map((row) => String(row.table_name))) : r;
+  }
+
+  describe(): string {
+    return `psql ${this.where}`;
+  }
+
+  async close(): Promise<void> {
+    await this.owner?.end({ timeout: 5 });
+  }
+}

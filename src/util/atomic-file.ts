@@ -1,0 +1,31 @@
+/**
+ * @module util/atomic-file
+ * Writing a file so that a reader (or a restart after a crash) sees the old content or the
+ * new, never half: write a temporary file beside it, flush it to disk, rename it over.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { type Result, fail, ok } from "./result.ts";
+
+export function writeFileAtomic(path: string, content: string | Uint8Array): Result<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(tmp, "w", 0o640);
+    try {
+      const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    return ok(undefined);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOSPC" ? "the disk is full" : err.code === "EACCES" ? "permission denied" : err.message;
+    return fail("io", `cannot write ${path}: ${why}`);
+  }
+}
