@@ -1,7 +1,8 @@
 /**
  * @module cli/start
- * `anylog start`: dictionary defaults, `--set` values, the role's command sequence (the
- * embedded default when no role file exists), then `--script`; a console prompt when stdin
+ * `anylog start`: dictionary defaults, `--set` values, the role's command sequence, then
+ * `--script`. With neither a role file nor a script, the embedded default runs (a script of
+ * one's own replaces it: it says what the node is); a console prompt when stdin
  * is a terminal; a clean stop on SIGTERM, SIGINT or `exit node`.
  */
 import { existsSync } from "node:fs";
@@ -9,6 +10,7 @@ import { createInterface } from "node:readline";
 import { runScript } from "../language/interpreter.ts";
 import { Node } from "../node/node.ts";
 import { DEFAULT_SCRIPT } from "../role/default.ts";
+import { queryPool } from "../processes/query-pool/index.ts";
 import { logger } from "../util/log.ts";
 import { printReply } from "./output.ts";
 
@@ -34,11 +36,12 @@ export async function start(options: { config?: string; script?: string; set: Re
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 
-  await node.processes.get("Query Pool")?.start(undefined as never);
-  const ctx = node.context("script", printReply);
-  const role = await runScript(DEFAULT_SCRIPT, "embedded-default", ctx, reportError);
-  if (!role.ok) reportError("embedded-default", role.error.message);
-  if (options.script) {
+  await queryPool(node).start();
+  if (!options.script) {
+    // nothing given: the embedded default, so a newcomer has a working node at once
+    const role = await runScript(DEFAULT_SCRIPT, "embedded-default", node.context("script", printReply), reportError);
+    if (!role.ok) reportError("embedded-default", role.error.message);
+  } else {
     const r = await node.runScriptFile(options.script, node.context("script", printReply), reportError);
     if (!r.ok) reportError(options.script, r.error.message);
   }

@@ -37,7 +37,7 @@ export function parseBring(text: string): Result<Bring> {
     const t = rest[i]!;
     if (t.kind === "word" && t.text.toLowerCase() === "separator" && rest[i + 1]?.kind === "op") {
       const v = rest[i + 2];
-      separator = v ? (v.kind === "string" ? v.text : v.kind === "word" ? v.text : "") : "";
+      separator = v?.kind === "string" || v?.kind === "word" || v?.kind === "op" ? v.text : "";
       separator = separator.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
       i += 2;
       continue;

@@ -17,12 +17,15 @@ function sqliteError(db: string, e: unknown): Result<never> {
 
 export class SqliteDatabase implements Database {
   readonly engine = "sqlite" as const;
-  private depth = 0;
+  /** Transactions run one after another: the connection has one writer. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly name: string,
     readonly handle: Sqlite,
     private readonly path: string,
+    /** This object is the view of an open transaction: `transaction` joins it. */
+    private readonly inTransaction = false,
   ) {}
 
   static open(options: ConnectOptions): Result<SqliteDatabase> {
@@ -58,12 +61,17 @@ export class SqliteDatabase implements Database {
   }
 
   async transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>> {
-    // nested calls join the outer transaction (SQLite has one writer per connection)
-    if (this.depth > 0) return work(this);
-    this.depth++;
+    if (this.inTransaction) return work(this);
+    const run = this.queue.then(() => this.runTransaction(work));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async runTransaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>> {
+    const tx = new SqliteDatabase(this.name, this.handle, this.path, true);
     try {
       this.handle.exec("BEGIN IMMEDIATE");
-      const r = await work(this);
+      const r = await work(tx);
       this.handle.exec(r.ok ? "COMMIT" : "ROLLBACK");
       return r;
     } catch (e) {
@@ -73,8 +81,6 @@ export class SqliteDatabase implements Database {
         // the transaction may already be gone with the error
       }
       return sqliteError(this.name, e);
-    } finally {
-      this.depth--;
     }
   }
 
@@ -93,6 +99,7 @@ export class SqliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.queue;
     this.handle.close();
   }
 }
