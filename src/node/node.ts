@@ -21,6 +21,7 @@ import type { PeerTransport } from "../network/transport.ts";
 import { TcpTransport } from "../network/tcp-transport.ts";
 import { Databases } from "../storage/databases.ts";
 import { Metadata } from "../metadata/metadata.ts";
+import { PartitionRules } from "../ingest/partitions.ts";
 
 export interface NodeOptions {
   /** Values set over the defaults (`--set key=value`). */
@@ -40,6 +41,8 @@ export class Node {
   ingest?: RowIngest;
   /** The logical databases connected with `connect dbms`. */
   readonly databases = new Databases();
+  /** Time-partition rules of user tables (`partition ...`). */
+  readonly partitions = new PartitionRules();
   /** Policies: the local copy and the exchange with the master. */
   readonly metadata: Metadata = new Metadata(this);
   /** Trace levels by process name (`trace level = N <process>`). */

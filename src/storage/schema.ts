@@ -106,3 +106,6 @@ export function pgTableOf<C extends Record<string, ColumnDecl>>(t: TableDecl<C>)
 
 export type LedgerRow = RowOf<typeof LEDGER.columns>;
 export const ledgerTables = { sqlite: sqliteTableOf(LEDGER), psql: pgTableOf(LEDGER) };
+
+export type TsdInfoRow = RowOf<typeof TSD_INFO.columns>;
+export const tsdInfoTables = { sqlite: sqliteTableOf(TSD_INFO), psql: pgTableOf(TSD_INFO) };

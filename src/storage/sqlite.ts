@@ -45,7 +45,7 @@ export class SqliteDatabase implements Database {
 
   async exec(sql: string, params: unknown[] = []): Promise<Result<{ changes: number }>> {
     try {
-      const r = this.handle.prepare(sql).run(...(params as never[]));
+      const r = this.handle.query(sql).run(...(params as never[])); // query() caches the compiled statement
       return ok({ changes: r.changes });
     } catch (e) {
       return sqliteError(this.name, e);
@@ -54,7 +54,7 @@ export class SqliteDatabase implements Database {
 
   async query(sql: string, params: unknown[] = []): Promise<Result<Row[]>> {
     try {
-      return ok(this.handle.prepare(sql).all(...(params as never[])) as Row[]);
+      return ok(this.handle.query(sql).all(...(params as never[])) as Row[]);
     } catch (e) {
       return sqliteError(this.name, e);
     }

@@ -1,0 +1,112 @@
+/**
+ * @module ingest/columns
+ * Column types of user tables: inferred from data, read back from an existing table, written
+ * as CREATE / ALTER statements per engine, and checked against each value before insert (so
+ * a row whose types contradict the table is refused on SQLite as on PostgreSQL).
+ * Every user table also has AnyLog's bookkeeping columns: row_id, insert_timestamp, tsd_name,
+ * tsd_id (the file it came from, which makes re-ingesting after a crash detectable).
+ */
+import type { Database, Engine } from "../storage/database.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+import type { DataRow } from "./rows.ts";
+
+export type ColumnType = "int" | "float" | "bool" | "timestamp" | "text";
+
+export const BOOKKEEPING = ["row_id", "insert_timestamp", "tsd_name", "tsd_id"] as const;
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+export function typeOfValue(v: unknown): ColumnType | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
+  if (typeof v === "string" && TIMESTAMP.test(v.trim())) return "timestamp";
+  return "text";
+}
+
+/** The column types of rows: the widest type seen per key (int and float give float; others give text). */
+export function inferColumns(rows: DataRow[]): Map<string, ColumnType> {
+  const types = new Map<string, ColumnType>();
+  for (const row of rows) {
+    for (const [k, v] of Object.entries(row)) {
+      const t = typeOfValue(v);
+      if (!t) continue;
+      const prev = types.get(k);
+      if (!prev || prev === t) types.set(k, t);
+      else if ((prev === "int" && t === "float") || (prev === "float" && t === "int")) types.set(k, "float");
+      else types.set(k, "text");
+    }
+    for (const k of Object.keys(row)) if (!types.has(k)) types.set(k, "text");
+  }
+  return types;
+}
+
+const SQL_TYPE: Record<Engine, Record<ColumnType, string>> = {
+  sqlite: { int: "INTEGER", float: "REAL", bool: "BOOLEAN", timestamp: "TIMESTAMP", text: "VARCHAR" },
+  psql: { int: "BIGINT", float: "DOUBLE PRECISION", bool: "BOOLEAN", timestamp: "TIMESTAMP", text: "VARCHAR" },
+};
+
+function typeFromSql(sqlType: string): ColumnType {
+  const t = sqlType.toLowerCase();
+  if (/int|serial/.test(t)) return "int";
+  if (/real|double|float|numeric|decimal/.test(t)) return "float";
+  if (/bool/.test(t)) return "bool";
+  if (/timestamp|date|time/.test(t)) return "timestamp";
+  return "text";
+}
+
+export function createTableSql(engine: Engine, table: string, columns: Map<string, ColumnType>): string {
+  const bookkeeping =
+    engine === "psql"
+      ? ["row_id BIGSERIAL PRIMARY KEY", "insert_timestamp TIMESTAMP NOT NULL DEFAULT NOW()", "tsd_name CHAR(3)", "tsd_id BIGINT"]
+      : ["row_id INTEGER PRIMARY KEY AUTOINCREMENT", "insert_timestamp TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))", "tsd_name CHAR(3)", "tsd_id INTEGER"];
+  const user = [...columns].filter(([c]) => !(BOOKKEEPING as readonly string[]).includes(c)).map(([c, t]) => `${c} ${SQL_TYPE[engine][t]}`);
+  return `CREATE TABLE IF NOT EXISTS ${table} (${[...bookkeeping, ...user].join(", ")})`;
+}
+
+export function indexSql(table: string): string {
+  return `CREATE INDEX IF NOT EXISTS ${table}_tsd_id_idx ON ${table} (tsd_id)`;
+}
+
+export function addColumnSql(engine: Engine, table: string, column: string, type: ColumnType): string {
+  return `ALTER TABLE ${table} ADD COLUMN ${column} ${SQL_TYPE[engine][type]}`;
+}
+
+/** The columns of an existing table (undefined when there is no such table). */
+export async function readColumns(db: Database, table: string): Promise<Result<Map<string, ColumnType> | undefined>> {
+  const rows =
+    db.engine === "sqlite"
+      ? await db.query(`SELECT name, type FROM pragma_table_info(?)`, [table])
+      : await db.query("SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ? ORDER BY ordinal_position", [table]);
+  if (!rows.ok) return rows;
+  if (rows.value.length === 0) return ok(undefined);
+  return ok(new Map(rows.value.map((r) => [String(r.name), typeFromSql(String(r.type))])));
+}
+
+/** A value ready for a column of `type`, or an error saying why it does not fit. */
+export function valueFor(type: ColumnType, v: unknown, column: string): Result<unknown> {
+  if (v === null || v === undefined) return ok(null);
+  const bad = () => fail<unknown>("bad_value", `column '${column}' is ${type}, the value ${JSON.stringify(v)} does not fit`);
+  switch (type) {
+    case "int":
+      if (typeof v === "number" && Number.isInteger(v)) return ok(v);
+      if (typeof v === "string" && /^\s*-?\d+\s*$/.test(v)) return ok(Number(v));
+      if (typeof v === "boolean") return ok(v ? 1 : 0);
+      return bad();
+    case "float":
+      if (typeof v === "number") return ok(v);
+      if (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v))) return ok(Number(v));
+      return bad();
+    case "bool":
+      if (typeof v === "boolean") return ok(v);
+      if (v === 0 || v === 1) return ok(v === 1);
+      if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) return ok(v.trim().toLowerCase() === "true");
+      return bad();
+    case "timestamp":
+      if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return ok(v);
+      if (typeof v === "number") return ok(new Date(v > 1e12 ? v : v * 1000).toISOString());
+      return bad();
+    case "text":
+      return ok(typeof v === "object" ? JSON.stringify(v) : String(v));
+  }
+}

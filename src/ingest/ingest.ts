@@ -1,0 +1,121 @@
+/**
+ * @module ingest/ingest
+ * Storing data exactly once. A unit (a file, or one REST body) is claimed in tsd_info by
+ * its hash, its rows are written to the data table in one transaction tagged with the
+ * claim's file id, and the claim is then marked stored. Units that arrive together are
+ * written in one transaction; if that fails, each is tried alone, so one bad unit does not
+ * sink the others. After a crash, a claim left half-done is settled by looking for its rows.
+ */
+import type { Node } from "../node/node.ts";
+import type { Database } from "../storage/database.ts";
+import { type Result, ok } from "../util/result.ts";
+import type { DataRow } from "./rows.ts";
+import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
+import { type WriteReport, writeRows } from "./table-writer.ts";
+
+export interface IngestUnit {
+  hash: string;
+  source: string;
+  instructions?: string;
+  rows: DataRow[];
+}
+
+export type UnitOutcome =
+  | { status: "stored"; rows: number; fileId: number }
+  | { status: "duplicate"; rows: number; fileId: number }
+  | { status: "failed"; error: string };
+
+export interface IngestOptions {
+  createTable: boolean;
+  /** Record units in almgm.tsd_info (and refuse a hash stored before). */
+  updateTsdInfo: boolean;
+  /** Where a `table` policy for a new table is sent (besides the local copy). */
+  master?: string;
+}
+
+/** Stores units into `dbms.table`; one outcome per unit, in order. */
+export async function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
+  const data = node.databases.require(dbms);
+  if (!data.ok) return data;
+  const tsd = options.updateTsdInfo ? await requireTsdInfo(node.databases.get(TSD_DBMS)) : undefined;
+  if (tsd && !tsd.ok) return tsd;
+
+  // 1. claim every unit's hash
+  let claims: ClaimResult[];
+  if (tsd) {
+    const c = await claim(
+      tsd.value,
+      units.map((u) => ({ hash: u.hash, dbms, table, source: u.source, instructions: u.instructions ?? "" })),
+    );
+    if (!c.ok) return c;
+    claims = c.value;
+  } else claims = units.map(() => ({ kind: "new", fileId: 0 }));
+
+  const outcomes: Array<UnitOutcome | undefined> = units.map(() => undefined);
+  const toWrite: number[] = [];
+  for (const [i, c] of claims.entries()) {
+    if (c.kind === "stored") outcomes[i] = { status: "duplicate", rows: c.rows, fileId: c.fileId };
+    else if (c.kind === "unfinished") {
+      const present = await rowsOf(data.value, table, c.fileId);
+      if (present > 0) outcomes[i] = { status: "stored", rows: present, fileId: c.fileId }; // committed before a crash
+      else toWrite.push(i);
+    } else toWrite.push(i);
+  }
+
+  // 2. write the rows: together, else one by one
+  const partition = node.partitions.find(dbms, table);
+  const writeAll = (indexes: number[]) =>
+    data.value.transaction<WriteReport[]>(async (tx) => {
+      const reports: WriteReport[] = [];
+      for (const i of indexes) {
+        const r = await writeRows(tx, table, units[i]!.rows, claims[i]!.fileId, { createTable: options.createTable, partition });
+        if (!r.ok) return r;
+        reports.push(r.value);
+      }
+      return ok(reports);
+    });
+  const created: string[] = [];
+  const together = toWrite.length > 0 ? await writeAll(toWrite) : ok([]);
+  if (together.ok) {
+    toWrite.forEach((i, k) => {
+      outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
+      if (together.value[k]?.created) created.push(together.value[k]!.created!);
+    });
+  } else if (toWrite.length === 1) {
+    outcomes[toWrite[0]!] = { status: "failed", error: together.error.message };
+  } else {
+    for (const i of toWrite) {
+      const alone = await writeAll([i]);
+      if (alone.ok) {
+        outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
+        if (alone.value[0]?.created) created.push(alone.value[0].created);
+      } else outcomes[i] = { status: "failed", error: alone.error.message };
+    }
+  }
+
+  // 3. settle the claims
+  if (tsd) {
+    const stored = outcomes.flatMap((o) => (o?.status === "stored" ? [{ fileId: o.fileId, rows: o.rows }] : []));
+    const failed = toWrite.filter((i) => outcomes[i]?.status === "failed").map((i) => claims[i]!.fileId);
+    const s = await settle(tsd.value, stored, failed);
+    if (!s.ok) return s;
+  }
+  const final = outcomes.map((o) => o ?? { status: "failed" as const, error: "not written" });
+  node.metrics.rowsIngested += final.reduce((n, o) => n + (o.status === "stored" ? o.rows : 0), 0);
+  for (const createSql of created) await declareTable(node, dbms, table, createSql, options.master);
+  return ok(final);
+}
+
+async function rowsOf(db: Database, table: string, fileId: number): Promise<number> {
+  const r = await db.query(`SELECT count(*) AS n FROM ${table} WHERE tsd_id = ?`, [fileId]);
+  return r.ok ? Number(r.value[0]?.n ?? 0) : 0;
+}
+
+/** A new table is declared on the metadata layer with its CREATE statement. */
+async function declareTable(node: Node, dbms: string, table: string, createSql: string, master: string | undefined): Promise<void> {
+  const policy = JSON.stringify({ table: { name: table, dbms, create: createSql } });
+  const to = master ? ` and master = ${master}` : "";
+  const r = await node.execute(`blockchain insert where policy = ${policy} and local = true${to}`, node.context("script"));
+  if (!r.ok) node.log.warn(`table ${dbms}.${table} created, but its table policy was not declared: ${r.error.message}`);
+}
+

@@ -1,0 +1,145 @@
+/**
+ * @module ingest/table-writer
+ * Writing rows into a user table inside the caller's transaction: the table (or its time
+ * partition) is created from the data's types when allowed, new keys become new columns,
+ * every value is checked against its column, and rows go in as multi-row INSERTs.
+ */
+import type { Database } from "../storage/database.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
+import { type PartitionRule, listPartitions, partitionName, rebuildView, rowTime } from "./partitions.ts";
+import type { DataRow } from "./rows.ts";
+
+export interface WriteOptions {
+  createTable: boolean;
+  partition?: PartitionRule;
+}
+
+export interface WriteReport {
+  rows: number;
+  /** CREATE statement of a table made for this data (for its `table` policy). */
+  created?: string;
+}
+
+/** Most bound parameters in one INSERT (below SQLite's and PostgreSQL's limits). */
+const MAX_PARAMS = 30_000;
+
+/** Inserts `rows` into `table` of `db` (already inside a transaction), each tagged with `tsdId`. */
+export async function writeRows(db: Database, table: string, rows: DataRow[], tsdId: number, options: WriteOptions): Promise<Result<WriteReport>> {
+  const groups = new Map<string, DataRow[]>();
+  const rule = options.partition;
+  let partitioned = false;
+  if (rule) {
+    // a table that existed before the partition rule stays a plain table
+    const plain = await readColumns(db, table);
+    if (!plain.ok) return plain;
+    partitioned = plain.value === undefined || (await isPartitionView(db, table));
+  }
+  if (partitioned && rule) {
+    for (const [i, row] of rows.entries()) {
+      const t = rowTime(row[rule.column]);
+      if (!t) return fail("bad_value", `row ${i + 1}: the partition column '${rule.column}' is missing or not a time`);
+      const name = partitionName(table, rule, t);
+      const g = groups.get(name);
+      if (g) g.push(row);
+      else groups.set(name, [row]);
+    }
+  } else groups.set(table, rows);
+
+  const inferred = inferColumns(rows);
+  let created: string | undefined;
+  let viewStale = false;
+  for (const [physical, groupRows] of groups) {
+    const existing = await readColumns(db, physical);
+    if (!existing.ok) return existing;
+    let columns = existing.value;
+    if (!columns) {
+      if (!options.createTable) return fail("not_found", `table '${table}' does not exist and the operator does not create tables (create_table = false)`);
+      // a new partition takes the columns of the table's other partitions, plus the new data's
+      const shape = partitioned ? await logicalColumns(db, table) : ok(new Map<string, ColumnType>());
+      if (!shape.ok) return shape;
+      const all = new Map([...shape.value, ...[...inferred].filter(([c]) => !shape.value.has(c))]);
+      const sql = createTableSql(db.engine, physical, all);
+      for (const s of [sql, indexSql(physical)]) {
+        const r = await db.exec(s);
+        if (!r.ok) return r;
+      }
+      created ??= createTableSql(db.engine, table, all);
+      columns = new Map([...all, ["row_id", "int"], ["insert_timestamp", "timestamp"], ["tsd_name", "text"], ["tsd_id", "int"]]);
+      viewStale ||= partitioned;
+    }
+    const added = await addMissingColumns(db, partitioned ? table : physical, columns, inferred, options.createTable, partitioned);
+    if (!added.ok) return added;
+    viewStale ||= added.value && partitioned;
+    const inserted = await insertGroup(db, physical, columns, groupRows, tsdId);
+    if (!inserted.ok) return inserted;
+  }
+  if (viewStale) {
+    const v = await rebuildView(db, table);
+    if (!v.ok) return v;
+  }
+  return ok({ rows: rows.length, created });
+}
+
+async function isPartitionView(db: Database, table: string): Promise<boolean> {
+  const parts = await listPartitions(db, table);
+  return parts.ok && parts.value.length > 0;
+}
+
+/** The columns shared by a partitioned table (those of its newest partition). */
+async function logicalColumns(db: Database, table: string): Promise<Result<Map<string, ColumnType>>> {
+  const parts = await listPartitions(db, table);
+  if (!parts.ok) return parts;
+  const newest = parts.value[parts.value.length - 1];
+  if (!newest) return ok(new Map());
+  const cols = await readColumns(db, newest);
+  return cols.ok ? ok(cols.value ?? new Map()) : cols;
+}
+
+/** Adds columns for new keys (to every partition of a partitioned table); true when any was added. */
+async function addMissingColumns(
+  db: Database,
+  table: string,
+  columns: Map<string, ColumnType>,
+  inferred: Map<string, ColumnType>,
+  allowed: boolean,
+  partitioned: boolean,
+): Promise<Result<boolean>> {
+  const missing = [...inferred].filter(([c]) => !columns.has(c));
+  if (missing.length === 0) return ok(false);
+  if (!allowed) return fail("bad_value", `table '${table}' has no column '${missing[0]![0]}' (create_table = false)`);
+  const targets = partitioned ? await listPartitions(db, table) : ok([table]);
+  if (!targets.ok) return targets;
+  for (const [c, t] of missing) {
+    for (const target of targets.value) {
+      const r = await db.exec(addColumnSql(db.engine, target, c, t));
+      if (!r.ok) return r;
+    }
+    columns.set(c, t);
+  }
+  return ok(true);
+}
+
+async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, rows: DataRow[], tsdId: number): Promise<Result<void>> {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
+  const names = [...keys, "tsd_name", "tsd_id"];
+  const perRow = names.length;
+  const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow));
+  for (let start = 0; start < rows.length; start += chunk) {
+    const slice = rows.slice(start, start + chunk);
+    const params: unknown[] = [];
+    for (const [i, row] of slice.entries()) {
+      for (const k of keys) {
+        const v = valueFor(columns.get(k)!, row[k], k);
+        if (!v.ok) return fail("bad_value", `row ${start + i + 1}: ${v.error.message}`);
+        params.push(v.value);
+      }
+      params.push("0", tsdId);
+    }
+    const placeholders = `(${names.map(() => "?").join(", ")})`;
+    const sql = `INSERT INTO ${table} (${names.join(", ")}) VALUES ${slice.map(() => placeholders).join(", ")}`;
+    const r = await db.exec(sql, params);
+    if (!r.ok) return r;
+  }
+  return ok(undefined);
+}

@@ -1,0 +1,92 @@
+/**
+ * @module ingest/tsd-info
+ * `almgm.tsd_info`, the record of every stored file (or REST body), keyed by its hash:
+ * claimed as `processing` before its rows are written, `stored` after they commit. A hash
+ * already stored is a duplicate; one left `processing` by a crash is resolved by looking
+ * for its rows (tagged with its file id) in the data table.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { Database } from "../storage/database.ts";
+import { builder, runQuery, runStatement } from "../storage/orm.ts";
+import { tsdInfoTables } from "../storage/schema.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+
+export const TSD_DBMS = "almgm";
+
+function table(db: Database) {
+  return db.engine === "sqlite" ? tsdInfoTables.sqlite : (tsdInfoTables.psql as unknown as typeof tsdInfoTables.sqlite);
+}
+
+export interface Claim {
+  hash: string;
+  dbms: string;
+  table: string;
+  source: string;
+  instructions: string;
+}
+
+/** What a claim found: a new file id, a hash already stored, or one a crash left half-done. */
+export type ClaimResult = { kind: "new"; fileId: number } | { kind: "stored"; fileId: number; rows: number } | { kind: "unfinished"; fileId: number };
+
+export async function requireTsdInfo(db: Database | undefined): Promise<Result<Database>> {
+  if (!db) return fail("unavailable", `dbms '${TSD_DBMS}' is not connected: 'connect dbms ${TSD_DBMS} where type = sqlite' and 'create table tsd_info where dbms = ${TSD_DBMS}'`);
+  const exists = await db.tableExists("tsd_info");
+  if (!exists.ok) return exists;
+  return exists.value ? ok(db) : fail("unavailable", `dbms '${db.name}' has no tsd_info table: 'create table tsd_info where dbms = ${db.name}'`);
+}
+
+/** Claims hashes in one transaction. */
+export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult[]>> {
+  const t = table(db);
+  return db.transaction<ClaimResult[]>(async (tx) => {
+    const qb = builder(tx.engine);
+    const top = await runQuery(tx, qb.select({ top: sql<number>`max(${t.file_id})`.as("top") }).from(t));
+    if (!top.ok) return top;
+    let next = Number(top.value[0]?.top ?? 0) + 1;
+    const out: ClaimResult[] = [];
+    for (const c of claims) {
+      const found = await runQuery(tx, qb.select({ file_id: t.file_id, status: t.status, rows: t.rows }).from(t).where(eq(t.file_hash, c.hash)));
+      if (!found.ok) return found;
+      const f = found.value[0];
+      if (f) {
+        out.push(f.status === "stored" ? { kind: "stored", fileId: Number(f.file_id), rows: Number(f.rows) } : { kind: "unfinished", fileId: Number(f.file_id) });
+        continue;
+      }
+      const fileId = next++;
+      const r = await runStatement(
+        tx,
+        qb.insert(t).values({
+          file_id: fileId,
+          dbms_name: c.dbms,
+          table_name: c.table,
+          source: c.source,
+          file_hash: c.hash,
+          instructions: c.instructions,
+          file_time: new Date().toISOString(),
+          rows: 0,
+          status: "processing",
+        }),
+      );
+      if (!r.ok) return r;
+      out.push({ kind: "new", fileId });
+    }
+    return ok(out);
+  });
+}
+
+/** Marks claims stored (with their row counts) and forgets the ones whose rows were not written. */
+export function settle(db: Database, stored: Array<{ fileId: number; rows: number }>, failed: number[]): Promise<Result<void>> {
+  const t = table(db);
+  return db.transaction<void>(async (tx) => {
+    const qb = builder(tx.engine);
+    for (const s of stored) {
+      const r = await runStatement(tx, qb.update(t).set({ status: "stored", rows: s.rows, file_time: new Date().toISOString() }).where(eq(t.file_id, s.fileId)));
+      if (!r.ok) return r;
+    }
+    for (const id of failed) {
+      const r = await runStatement(tx, qb.delete(t).where(eq(t.file_id, id)));
+      if (!r.ok) return r;
+    }
+    return ok(undefined);
+  });
+}
