@@ -11,4 +11,5 @@ import "./peers.ts";
 import "./trace.ts";
 import "../storage/commands.ts";
 import "../metadata/commands.ts";
+import "../ingest/commands.ts";
 import "./not-yet-built.ts";

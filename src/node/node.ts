@@ -22,6 +22,7 @@ import { TcpTransport } from "../network/tcp-transport.ts";
 import { Databases } from "../storage/databases.ts";
 import { Metadata } from "../metadata/metadata.ts";
 import { PartitionRules } from "../ingest/partitions.ts";
+import { BufferThresholds, type StreamingBuffers } from "../ingest/buffers.ts";
 
 export interface NodeOptions {
   /** Values set over the defaults (`--set key=value`). */
@@ -41,6 +42,10 @@ export class Node {
   ingest?: RowIngest;
   /** The logical databases connected with `connect dbms`. */
   readonly databases = new Databases();
+  /** Streaming buffers of the running operator (`get streaming`, `flush buffers`). */
+  streaming?: StreamingBuffers;
+  /** When streaming buffers are stored (`set buffer threshold`), kept across operator restarts. */
+  readonly bufferThresholds = new BufferThresholds();
   /** Time-partition rules of user tables (`partition ...`). */
   readonly partitions = new PartitionRules();
   /** Policies: the local copy and the exchange with the master. */

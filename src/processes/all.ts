@@ -4,6 +4,9 @@
  */
 import "./tcp-server/index.ts";
 import "./rest-server/index.ts";
+import "./operator/index.ts";
 import "./blockchain-sync/index.ts";
+import "./streamer/index.ts";
 import "./query-pool/index.ts";
+import "./scheduler/index.ts";
 import "./not-yet-built.ts";

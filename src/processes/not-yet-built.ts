@@ -5,42 +5,11 @@
  * "Not declared"; running it answers that it is not in this build. Each moves to its own
  * folder under `processes/` when it is built, and leaves this list.
  */
-import type { OptionTable } from "../commands/spec.ts";
 import { notYetBuilt } from "./registry.ts";
 
 const bool = (help: string) => ({ type: "bool", help }) as const;
 const str = (help: string) => ({ type: "str", help }) as const;
 const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
-
-const operatorOptions: OptionTable = {
-  policy: str("ID of the operator policy"),
-  watch_dir: dir("watched"),
-  bkup_dir: dir("backup"),
-  error_dir: dir("error"),
-  delete_json: bool("delete the JSON file after it is stored"),
-  compress_json: bool("compress the JSON file after it is stored"),
-  compress_sql: bool("compress the SQL file"),
-  move_json: bool("move the JSON file to the backup directory"),
-  move_sql: bool("move the SQL file to the backup directory"),
-  archive: bool("move stored files to the archive directory"),
-  archive_json: bool("archive the JSON files"),
-  archive_sql: bool("archive the SQL files"),
-  limit_tables: { type: "list", help: "only these tables" },
-  create_table: bool("create a missing table from the data"),
-  update_tsd_info: bool("record each file in almgm.tsd_info"),
-  distributor: bool("hand stored files to the data distributor"),
-  master_node: { type: "ipport", help: "the master node (ip:port)" },
-  master: { type: "ipport", help: "the master node (ip:port)" },
-  threads: { type: "int", help: "worker count" },
-};
-
-notYetBuilt({
-  name: "Operator",
-  order: 30,
-  aliases: ["operator"],
-  comesWith: "the operator issue, #4",
-  run: { words: ["run", "operator"], summary: "Hosts data: ingests files and streams into local tables", options: operatorOptions },
-});
 
 notYetBuilt({
   name: "Publisher",
@@ -63,18 +32,6 @@ notYetBuilt({
       dbms_name: str("file-name segment that holds the dbms name"),
       table_name: str("file-name segment that holds the table name"),
     },
-  },
-});
-
-notYetBuilt({
-  name: "Scheduler",
-  order: 60,
-  aliases: ["scheduler"],
-  comesWith: "the operator issue, #4",
-  run: {
-    words: ["run", "scheduler"],
-    summary: "Runs scheduled tasks",
-    positional: [{ name: "id", type: "int", help: "scheduler number (1 = user tasks)", optional: true }],
   },
 });
 
@@ -184,18 +141,6 @@ notYetBuilt({
     words: ["run", "smtp", "client"],
     summary: "Sends alert emails and SMS through an SMTP server",
     options: { host: str("SMTP server"), port: { type: "int", help: "SMTP port" }, email: str("sender address"), password: str("sender password"), ssl: bool("use TLS") },
-  },
-});
-
-notYetBuilt({
-  name: "Streamer",
-  order: 130,
-  aliases: ["streamer", "streaming"],
-  comesWith: "the operator issue, #4",
-  run: {
-    words: ["run", "streamer"],
-    summary: "Flushes streaming buffers to files by time and volume",
-    options: { prep_dir: dir("prep"), watch_dir: dir("watch"), err_dir: dir("error") },
   },
 });
 

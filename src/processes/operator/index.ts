@@ -1,0 +1,343 @@
+/**
+ * @module processes/operator
+ * The Operator (`run operator where ...`): hosts data. It watches its watch directory
+ * (chokidar) for files named by the AnyLog convention, stores each exactly once (through
+ * `ingest/ingest.ts`), then backs the file up, archives, compresses or deletes it as
+ * configured; a file that fails goes to the error directory with its reason beside it. While
+ * it runs it takes REST PUTs (`node.ingest`): `mode=file` becomes a watch-directory file,
+ * `mode=streaming` goes through the streaming buffers.
+ */
+import { type FSWatcher, watch } from "chokidar";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { Args } from "../../commands/spec.ts";
+import { StreamingBuffers } from "../../ingest/buffers.ts";
+import { dataFileName, parseDataFileName } from "../../ingest/file-name.ts";
+import { type IngestUnit, type UnitOutcome, ingestUnits } from "../../ingest/ingest.ts";
+import { parseRows } from "../../ingest/rows.ts";
+import type { PutRequest, RowIngest } from "../../node/ingest.ts";
+import type { Node } from "../../node/node.ts";
+import { writeFileAtomic } from "../../util/atomic-file.ts";
+import { type Result, fail, ok } from "../../util/result.ts";
+import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
+
+const bool = (help: string) => ({ type: "bool", help }) as const;
+const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
+
+interface Settings {
+  policy?: string;
+  watchDir: string;
+  bkupDir: string;
+  errorDir: string;
+  archiveDir: string;
+  distrDir: string;
+  deleteJson: boolean;
+  compressJson: boolean;
+  moveJson: boolean;
+  archive: boolean;
+  distributor: boolean;
+  limitTables: string[];
+  createTable: boolean;
+  updateTsdInfo: boolean;
+  master?: string;
+  threads: number;
+}
+
+interface TableStats {
+  files: number;
+  rows: number;
+  errors: number;
+  lastError?: string;
+}
+
+/** Files taken into one batch (one transaction) at most. */
+const BATCH_FILES = 50;
+
+class Operator implements NodeProcess {
+  private settings?: Settings;
+  private watcher?: FSWatcher;
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private draining?: Promise<void>;
+  private readonly stats = new Map<string, TableStats>();
+  private started?: Date;
+  private buffers?: StreamingBuffers;
+
+  constructor(private readonly node: Node) {}
+
+  async start(args: Args): Promise<Result<string>> {
+    const d = (key: string, fallback: string) => args.str(key) ?? this.node.dictionary.lookup(fallback) ?? join(this.node.dictionary.lookup("anylog_path") ?? ".", "data", fallback);
+    const s: Settings = {
+      policy: args.str("policy"),
+      watchDir: d("watch_dir", "watch_dir"),
+      bkupDir: d("bkup_dir", "bkup_dir"),
+      errorDir: d("error_dir", "err_dir"),
+      archiveDir: this.node.dictionary.lookup("archive_dir") ?? join(d("bkup_dir", "bkup_dir"), "archive"),
+      distrDir: this.node.dictionary.lookup("distr_dir") ?? join(d("bkup_dir", "bkup_dir"), "distr"),
+      deleteJson: args.bool("delete_json", false),
+      compressJson: args.bool("compress_json", false),
+      moveJson: args.bool("move_json", false),
+      archive: args.bool("archive", false) || args.bool("archive_json", false),
+      distributor: args.bool("distributor", false),
+      limitTables: args.list("limit_tables").map((t) => t.toLowerCase()),
+      createTable: args.bool("create_table", true),
+      updateTsdInfo: args.bool("update_tsd_info", true),
+      master: args.str("master_node") ?? args.str("master"),
+      threads: args.int("threads", 1),
+    };
+    for (const p of [s.watchDir, s.bkupDir, s.errorDir]) {
+      try {
+        mkdirSync(p, { recursive: true });
+      } catch (e) {
+        return fail("io", `cannot create ${p}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (s.updateTsdInfo && !this.node.databases.get("almgm")) {
+      return fail("unavailable", "the operator records files in almgm.tsd_info: 'connect dbms almgm where type = sqlite' and 'create table tsd_info where dbms = almgm' first (or update_tsd_info = false)");
+    }
+    this.settings = s;
+    this.started = new Date();
+    this.buffers = new StreamingBuffers((dbms, table, units) => this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" }))), this.node.bufferThresholds);
+    this.buffers.timed = this.node.processes.get("Streamer")?.status() === "Running";
+    this.node.streaming = this.buffers;
+    this.watcher = watch(s.watchDir, {
+      depth: 0,
+      ignoreInitial: false,
+      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
+      ignored: (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith("."),
+    });
+    this.watcher.on("add", (path: string) => this.enqueue(path));
+    this.watcher.on("error", (e: unknown) => this.node.log.error(`Operator: watching ${s.watchDir} failed: ${e instanceof Error ? e.message : String(e)}`));
+    await new Promise<void>((ready) => this.watcher!.once("ready", () => ready()));
+    this.node.ingest = this.restIngest();
+    return ok(this.details());
+  }
+
+  private enqueue(path: string): void {
+    if (this.queued.has(path) || !/\.json(\.gz)?$/i.test(path)) {
+      if (!/\.json(\.gz)?$/i.test(path)) this.refuse(path, `'${basename(path)}' is not a data file: names end in .json or .json.gz`);
+      return;
+    }
+    this.queued.add(path);
+    this.queue.push(path);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** Takes queued files in batches of one table, until the queue is empty. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && this.settings) {
+      const first = this.queue[0]!;
+      const name = parseDataFileName(basename(first));
+      if (!name.ok) {
+        this.queue.shift();
+        this.queued.delete(first);
+        this.refuse(first, name.error.message);
+        continue;
+      }
+      const { dbms, table } = name.value;
+      const batch: Array<{ path: string; unit: IngestUnit }> = [];
+      for (let i = 0; i < this.queue.length && batch.length < BATCH_FILES; ) {
+        const path = this.queue[i]!;
+        const n = parseDataFileName(basename(path));
+        if (!n.ok || n.value.dbms !== dbms || n.value.table !== table) {
+          i++;
+          continue;
+        }
+        this.queue.splice(i, 1);
+        const unit = this.readUnit(path, n.value.source, n.value.instructions, n.value.compressed);
+        if (!unit.ok) {
+          this.queued.delete(path);
+          this.refuse(path, unit.error.message, `${dbms}.${table}`);
+          continue;
+        }
+        batch.push({ path, unit: unit.value });
+      }
+      if (batch.length === 0) continue;
+      if (this.settings.limitTables.length > 0 && !this.settings.limitTables.includes(table)) {
+        for (const b of batch) {
+          this.queued.delete(b.path);
+          this.refuse(b.path, `table '${table}' is not in this operator's limit_tables`, `${dbms}.${table}`);
+        }
+        continue;
+      }
+      const r = await this.store(dbms, table, batch.map((b) => b.unit));
+      batch.forEach((b, i) => {
+        this.queued.delete(b.path);
+        const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error.message };
+        if (o.status === "stored") this.done(b.path);
+        else if (o.status === "duplicate") this.refuse(b.path, `duplicate: this data was stored before as file ${o.fileId}`, `${dbms}.${table}`);
+        else this.refuse(b.path, o.error, `${dbms}.${table}`);
+      });
+    }
+  }
+
+  private readUnit(path: string, source: string, instructions: string, compressed: boolean): Result<IngestUnit> {
+    let text: string;
+    try {
+      const bytes = readFileSync(path);
+      text = (compressed ? gunzipSync(bytes) : bytes).toString("utf8");
+    } catch (e) {
+      return fail("io", `cannot read ${basename(path)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const rows = parseRows(text);
+    if (!rows.ok) return fail("bad_value", `${basename(path)}: ${rows.error.message}`);
+    return ok({ hash: createHash("md5").update(text).digest("hex"), source, instructions, rows: rows.value });
+  }
+
+  /** Stores units of one table and counts them. */
+  private async store(dbms: string, table: string, units: IngestUnit[]): Promise<Result<UnitOutcome[]>> {
+    const s = this.settings!;
+    const r = await ingestUnits(this.node, dbms, table, units, { createTable: s.createTable, updateTsdInfo: s.updateTsdInfo, master: s.master });
+    const key = `${dbms}.${table}`;
+    const st = this.stats.get(key) ?? { files: 0, rows: 0, errors: 0 };
+    this.stats.set(key, st);
+    for (const o of r.ok ? r.value : units.map(() => ({ status: "failed" as const, error: r.error.message }))) {
+      if (o.status === "stored") {
+        st.files++;
+        st.rows += o.rows;
+      } else if (o.status === "failed") {
+        st.errors++;
+        st.lastError = o.error;
+      }
+    }
+    return r;
+  }
+
+  /** A stored file leaves the watch directory: deleted, archived, backed up (compressed when asked). */
+  private done(path: string): void {
+    const s = this.settings!;
+    try {
+      if (s.deleteJson) return rmSync(path, { force: true });
+      const day = new Date().toISOString().slice(0, 10);
+      const target = s.distributor ? s.distrDir : s.archive ? join(s.archiveDir, day) : s.bkupDir;
+      this.moveTo(path, target, s.compressJson);
+    } catch (e) {
+      this.node.log.error(`Operator: stored ${basename(path)} but could not move it: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private moveTo(path: string, directory: string, compress: boolean): void {
+    mkdirSync(directory, { recursive: true });
+    const name = basename(path);
+    if (compress && !name.endsWith(".gz")) {
+      writeFileAtomic(join(directory, `${name}.gz`), gzipSync(readFileSync(path)));
+      rmSync(path, { force: true });
+    } else renameSync(path, join(directory, name));
+  }
+
+  /** A file that cannot be stored goes to the error directory, with `<name>.err.txt` saying why. */
+  private refuse(path: string, reason: string, table?: string): void {
+    const s = this.settings;
+    if (!s || !existsSync(path)) return;
+    if (table) {
+      const st = this.stats.get(table) ?? { files: 0, rows: 0, errors: 0 };
+      if (!reason.startsWith("duplicate")) {
+        st.errors++;
+        st.lastError = reason;
+      }
+      this.stats.set(table, st);
+    }
+    this.node.log.warn(`Operator: ${basename(path)} -> error directory: ${reason}`);
+    try {
+      this.moveTo(path, s.errorDir, false);
+      writeFileSync(join(s.errorDir, `${basename(path)}.err.txt`), `${reason}\n`);
+    } catch (e) {
+      this.node.log.error(`Operator: could not move ${basename(path)} to ${s.errorDir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** REST PUT: file mode writes a watch-directory file, streaming mode goes through the buffers. */
+  private restIngest(): RowIngest {
+    return {
+      put: async (req: PutRequest) => {
+        const s = this.settings;
+        if (!s || !this.buffers) return fail("unavailable", "no operator running on this node: start one with 'run operator'");
+        if (!this.node.databases.get(req.dbms)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
+        const hash = createHash("md5").update(`${req.dbms}.${req.table}\n${req.body}`).digest("hex");
+        if (req.mode === "file") {
+          const rows = parseRows(req.body);
+          if (!rows.ok) return rows;
+          const written = writeFileAtomic(join(s.watchDir, dataFileName(req.dbms, req.table, "rest", hash)), req.body);
+          return written.ok ? ok({ hash, rows: rows.value.length }) : written;
+        }
+        const rows = parseRows(req.body);
+        if (!rows.ok) return rows;
+        const o = await this.buffers.put(req.dbms, req.table, hash, rows.value, req.body.length);
+        if (o.status === "failed") return fail("bad_value", o.error);
+        return ok({ hash, rows: o.rows });
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.node.ingest = undefined;
+    await this.buffers?.flushAll();
+    if (this.node.streaming === this.buffers) this.node.streaming = undefined;
+    await this.watcher?.close();
+    this.watcher = undefined;
+    await this.draining;
+    this.settings = undefined;
+  }
+
+  status(): ProcessStatus {
+    return this.settings ? "Running" : "Not declared";
+  }
+
+  details(): string {
+    const s = this.settings;
+    if (!s) return "";
+    const files = [...this.stats.values()].reduce((n, t) => n + t.files, 0);
+    return `Watching: ${s.watchDir}, Files stored: ${files}, Policy: ${s.policy ?? "none"}`;
+  }
+
+  info(): Record<string, unknown> {
+    const s = this.settings;
+    if (!s) return {};
+    return {
+      policy: s.policy,
+      watch_dir: s.watchDir,
+      started: this.started?.toISOString(),
+      queued_files: this.queue.length,
+      create_table: s.createTable,
+      update_tsd_info: s.updateTsdInfo,
+      tables: Object.fromEntries([...this.stats].map(([k, v]) => [k, { files: v.files, rows: v.rows, errors: v.errors, last_error: v.lastError }])),
+    };
+  }
+}
+
+registerProcess({
+  name: "Operator",
+  order: 30,
+  aliases: ["operator"],
+  run: {
+    words: ["run", "operator"],
+    summary: "Hosts data: stores files from the watch directory and REST PUTs in local tables",
+    options: {
+      policy: { type: "str", help: "ID of the operator policy" },
+      watch_dir: dir("watched"),
+      bkup_dir: dir("backup"),
+      error_dir: dir("error"),
+      delete_json: bool("delete the JSON file after it is stored"),
+      compress_json: bool("compress the JSON file when it is kept"),
+      compress_sql: bool("compress the SQL file (this node writes no SQL files)"),
+      move_json: bool("move the JSON file to the backup directory (the default when not deleted or archived)"),
+      move_sql: bool("move the SQL file (this node writes no SQL files)"),
+      archive: bool("move stored files to the archive directory, by day"),
+      archive_json: bool("archive the JSON files"),
+      archive_sql: bool("archive the SQL files (this node writes no SQL files)"),
+      limit_tables: { type: "list", help: "only these tables" },
+      create_table: bool("create a missing table from the data (default true)"),
+      update_tsd_info: bool("record each file in almgm.tsd_info and refuse duplicates (default true)"),
+      distributor: bool("hand stored files to the data distributor's directory"),
+      master_node: { type: "ipport", help: "the master node, for the table policies of new tables" },
+      master: { type: "ipport", help: "the master node (same as master_node)" },
+      threads: { type: "int", help: "worker count" },
+    },
+    examples: ["run operator where create_table = true and update_tsd_info = true and archive = true and master_node = !ledger_conn and policy = !operator_id"],
+  },
+  create: (node) => new Operator(node),
+});
