@@ -3,9 +3,13 @@
  * the peer protocol (`run client (...)` and the `destination` header); a killed peer and a
  * peer that never answers give errors naming them, within the peer timeout.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Server, type Socket, createServer } from "node:net";
 import { type AnylogNode, freePort, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
+
+// bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
+// these bound waits for real processes and sockets; none of them measures speed
+setDefaultTimeout(60_000);
 
 const UA = ["-H", "User-Agent: AnyLog/1.23"];
 const PEER_TIMEOUT_S = 3;
@@ -74,6 +78,22 @@ describe("two nodes on loopback", () => {
     expect(body.error).toContain(b.tcpAddress);
     expect(body.error).toContain("no_such_process");
     expect(hasStackTrace(r.body)).toBe(false);
+  });
+
+  test("many concurrent run client requests to the node itself all succeed (no Query Pool starvation)", async () => {
+    // fetch from this process puts them all in flight at once (curl processes start one by one)
+    const replies = await Promise.all(Array.from({ length: 30 }, () => a.rest(`run client (${a.tcpAddress}) get status`)));
+    for (const r of replies) {
+      expect(r.text).toContain(String(a.tcpPort));
+      expect(r.status).toBe(200);
+    }
+  });
+
+  test("A and B querying each other at the same time all succeed", async () => {
+    const ab = Array.from({ length: 30 }, () => a.rest(`run client (${b.tcpAddress}) get status`));
+    const ba = Array.from({ length: 30 }, () => b.rest(`run client (${a.tcpAddress}) get status`));
+    const replies = await Promise.all([...ab, ...ba]);
+    for (const r of replies) expect(r.status).toBe(200);
   });
 
   // runs last in this group: B dies here

@@ -68,6 +68,23 @@ export function methodOf(stmt: Statement): HttpMethod {
   }
 }
 
+/** Whether a statement's work is a `run client` to peers (directly, or as `x = ...`, `if ... then ...`). */
+export function waitsOnPeers(stmt: Statement): boolean {
+  switch (stmt.kind) {
+    case "command":
+      return stmt.call.spec.words.join(" ") === "run client";
+    case "assign":
+      return stmt.value.kind === "command" && stmt.value.call.spec.words.join(" ") === "run client";
+    case "if":
+      return stmt.then !== undefined && waitsOnPeers(stmt.then);
+    case "do":
+    case "else":
+      return waitsOnPeers(stmt.body);
+    default:
+      return false;
+  }
+}
+
 function withTimeout<T>(work: Promise<Result<T>>, seconds: number, command: string): Promise<Result<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<Result<T>>((resolve) => {
@@ -129,7 +146,11 @@ export function restApp(node: Node, options: RestOptions): Hono {
       work = runOnPeers(node, peers.value, command);
     } else {
       const ctx = node.context("rest");
-      work = queryPool(node).run(async () => (await runStatement(stmt.value, ctx)).result);
+      const run = async () => (await runStatement(stmt.value, ctx)).result;
+      // like the destination header above: a command that only waits for peers holds no
+      // Query Pool worker, else a node asking itself (or two nodes asking each other)
+      // fills its pool with waiters and the peer requests they wait for queue behind them
+      work = waitsOnPeers(stmt.value) ? run() : queryPool(node).run(run);
     }
     const result = await withTimeout(work, options.timeout, command);
     if (!result.ok) {
