@@ -17,7 +17,7 @@
  */
 import "../src/commands/all.ts";
 import "../src/processes/all.ts";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,10 @@ import { Node } from "../src/node/node.ts";
 import type { NodeProcess } from "../src/processes/registry.ts";
 import { type Level, setLogLevel } from "../src/util/log.ts";
 import { type Result, fail, ok } from "../src/util/result.ts";
+
+// bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
+// these bound waits for real processes and sockets; none of them measures speed
+setDefaultTimeout(120_000);
 
 /** Deterministic by default; ANYLOG_FUZZ_SEED / ANYLOG_FUZZ_LINES explore further by hand. */
 const LINES = Number(process.env.ANYLOG_FUZZ_LINES) || 6000;

@@ -4,8 +4,12 @@
  * body), PUT ingest checks, `/health`, `/metrics`, CORS, errors as `{error, command}` JSON
  * without stack traces, and a clean exit (code 0) on `exit node` and on SIGTERM.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type AnylogNode, type CurlReply, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { type AnylogNode, type CurlReply, MINIMAL_SCRIPT, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
+
+// bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
+// these bound waits for real processes and sockets; none of them measures speed
+setDefaultTimeout(60_000);
 
 const AGENTS: Array<[string, string[]]> = [
   ["User-Agent", ["-H", "User-Agent: AnyLog/1.23"]],
@@ -224,10 +228,19 @@ describe("REST on a running node", () => {
   describe("PUT and data posts", () => {
     const putHeaders = ["-X", "PUT", "-H", "type: json", "-H", "dbms: test", "-H", "table: readings", "-H", "mode: streaming"];
 
-    test("PUT with valid headers and rows, but no operator, is 503 'no operator running'", async () => {
+    test("PUT of a row into the embedded default's dbms 'test' succeeds with a hash", async () => {
       const r = await call([...UA, ...putHeaders, "--data-binary", '{"value": 1, "timestamp": "2026-01-01 00:00:00"}']);
-      const e = expectError(r, 503);
-      expect(e.error).toContain("no operator running");
+      expect(r.status).toBe(200);
+      const reply = JSON.parse(r.body) as Record<string, string>;
+      expect(reply["AnyLog.status"]).toBe("Success");
+      expect(reply["AnyLog.hash"]).toMatch(/^[0-9a-f]{32}$/);
+    });
+
+    test("PUT into a dbms that is not connected is an error naming it", async () => {
+      const r = await call([...UA, "-X", "PUT", "-H", "type: json", "-H", "dbms: no_such_dbms", "-H", "table: t", "--data-binary", '{"value": 1}']);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+      expect((JSON.parse(r.body) as { error: string }).error).toContain("no_such_dbms");
     });
 
     test("PUT without a dbms header is 400", async () => {
@@ -298,5 +311,25 @@ describe("stopping a node", () => {
     expect((await get("get status")).status).toBe(200);
     node.proc.kill("SIGINT");
     expect(await node.waitExit()).toBe(0);
+  });
+});
+
+describe("a node without an operator", () => {
+  beforeAll(async () => {
+    node = await startNode({ script: MINIMAL_SCRIPT });
+  });
+  afterAll(killAll);
+
+  test("PUT with valid headers and rows is 503 'no operator running'", async () => {
+    const r = await call([...UA, "-X", "PUT", "-H", "type: json", "-H", "dbms: test", "-H", "table: readings", "-H", "mode: streaming", "--data-binary", '{"value": 1}']);
+    const e = expectError(r, 503);
+    expect(e.error).toContain("no operator running");
+  });
+
+  test("get processes shows TCP and REST running and the operator not", async () => {
+    const p = JSON.parse((await get("get processes where format=json")).body) as Record<string, { Status: string }>;
+    expect(p.TCP?.Status).toBe("Running");
+    expect(p.REST?.Status).toBe("Running");
+    expect(p.Operator?.Status).not.toBe("Running");
   });
 });

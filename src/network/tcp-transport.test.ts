@@ -4,11 +4,15 @@
  * peers, per-request timeouts, a graceful server close, and the frame decoder's handling of
  * split and malformed input.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Server, type Socket, createServer } from "node:net";
 import { FrameDecoder, type Frame, encodeFrame, MAX_HEADER } from "./frames.ts";
 import { TcpTransport, splitAddress } from "./tcp-transport.ts";
 import type { PeerListener, PeerReply, RequestHandler } from "./transport.ts";
+
+// bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
+// these bound waits for real processes and sockets; none of them measures speed
+setDefaultTimeout(30_000);
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -9,7 +9,7 @@
  * file's `afterEach(killAll)` cleans up even when the test failed half-way.
  */
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -93,9 +93,19 @@ export interface StartOptions {
   set?: Record<string, string>;
   /** Extra environment variables for the node. */
   env?: Record<string, string>;
+  /**
+   * A start-up script (`--script`), written into the node's ANYLOG_HOME; it replaces the
+   * embedded default, so it must start the servers itself (MINIMAL_SCRIPT does only that).
+   */
+  script?: string;
   /** Bound on the wait for `/health` (ms). */
   readyWithinMs?: number;
 }
+
+/** A node with the TCP and REST servers and nothing else (no operator, no databases). */
+export const MINIMAL_SCRIPT = `run tcp server where external_ip = 127.0.0.1 and external_port = !anylog_server_port and bind = true
+run rest server where external_ip = 127.0.0.1 and external_port = !anylog_rest_port and bind = true
+`;
 
 const running = new Set<AnylogNode>();
 
@@ -128,6 +138,11 @@ export class AnylogNode {
     const home = mkdtempSync(join(tmpdir(), "anylog-test-"));
     const set = { anylog_server_port: String(tcpPort), anylog_rest_port: String(restPort), ...(options.set ?? {}) };
     const argv = [...anylogCommand(), "start", ...Object.entries(set).flatMap(([k, v]) => ["--set", `${k}=${v}`])];
+    if (options.script !== undefined) {
+      const file = join(home, "start.al");
+      writeFileSync(file, options.script);
+      argv.push("--script", file);
+    }
     const env: Record<string, string> = { ...(process.env as Record<string, string>), ANYLOG_HOME: home, ...(options.env ?? {}) };
     delete env.ANYLOG_CONFIG; // the embedded default role, whatever the developer's shell says
     const proc = Bun.spawn(argv, { cwd: REPO_ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
