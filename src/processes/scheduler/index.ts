@@ -108,7 +108,8 @@ export class Scheduler implements NodeProcess {
 
   /** Every scheduler that runs or holds tasks (or only `only`), with its tasks. */
   info(only?: number): Record<string, unknown> {
-    const ids = new Set([...this.active, ...this.tasks.keys()]);
+    const holding = [...this.tasks].filter(([, list]) => list.length > 0).map(([id]) => id);
+    const ids = new Set([...this.active, ...holding]);
     const schedulers = [...ids]
       .filter((id) => only === undefined || id === only)
       .sort((a, b) => a - b)
