@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Server, type Socket, createServer } from "node:net";
-import { type AnylogNode, freePort, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
+import { type AnylogNode, curl, freePort, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
 
 // bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
 // these bound waits for real processes and sockets; none of them measures speed
@@ -94,6 +94,20 @@ describe("two nodes on loopback", () => {
     const ba = Array.from({ length: 30 }, () => b.rest(`run client (${a.tcpAddress}) get status`));
     const replies = await Promise.all([...ab, ...ba]);
     for (const r of replies) expect(r.status).toBe(200);
+  });
+
+  test("bytes that are not the peer protocol on B's TCP port drop that connection only", async () => {
+    const http = await curl([`http://${b.tcpAddress}/`], 5);
+    expect(http.status).toBe(0); // no HTTP reply: the connection was closed
+    const r = await a.curl([...UA, "-H", `command: run client (${b.tcpAddress}) get status`]);
+    expect(r.status).toBe(200);
+    expect(b.stderr).toContain("dropping connection");
+  });
+
+  test("UTF-8 travels to B and back intact", async () => {
+    const r = await a.curl([...UA, "-H", `command: run client (${b.tcpAddress}) echo Zürich 日本 🚀`]);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe("Zürich 日本 🚀");
   });
 
   // runs last in this group: B dies here

@@ -85,6 +85,23 @@ export function waitsOnPeers(stmt: Statement): boolean {
   }
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A request header's text. Header bytes reach the app as Latin-1 characters (one per
+ * byte), but curl and the AnyLog clients send UTF-8: `command: set name = Zürich` must not
+ * become "ZÃ¼rich". Bytes that form valid UTF-8 are read as UTF-8; anything else is kept.
+ */
+export function headerText(c: Context, name: string): string | undefined {
+  const raw = c.req.header(name);
+  if (raw === undefined || !/[\x80-\xff]/.test(raw) || /[^\x00-\xff]/.test(raw)) return raw;
+  try {
+    return utf8.decode(Buffer.from(raw, "latin1"));
+  } catch {
+    return raw;
+  }
+}
+
 function withTimeout<T>(work: Promise<Result<T>>, seconds: number, command: string): Promise<Result<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<Result<T>>((resolve) => {
@@ -138,7 +155,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     if (needed === "POST" && method === "GET") {
       return errorResponse(c, new AnyLogError("wrong_method", `'${command}' changes the node's state: send it with POST`), command);
     }
-    const destination = c.req.header("destination")?.trim();
+    const destination = headerText(c, "destination")?.trim();
     let work: Promise<Result<Reply>>;
     if (destination) {
       const peers = destination.toLowerCase() === "network" ? parseDestinations([]) : parseDestinations([destination]);
@@ -160,10 +177,10 @@ export function restApp(node: Node, options: RestOptions): Hono {
     return replyResponse(c, result.value);
   }
 
-  app.get("/", (c) => runCommand(c, c.req.header("command") ?? "", "GET"));
+  app.get("/", (c) => runCommand(c, headerText(c, "command") ?? "", "GET"));
 
   app.post("/", async (c) => {
-    let command = c.req.header("command");
+    let command = headerText(c, "command");
     if (command?.trim().toLowerCase() === "data") return postData(c);
     if (command === undefined) {
       const raw = await c.req.text();
@@ -184,7 +201,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
   });
 
   async function postData(c: Context): Promise<Response> {
-    const topic = c.req.header("topic")?.trim();
+    const topic = headerText(c, "topic")?.trim();
     if (!topic) return errorResponse(c, new AnyLogError("syntax", "'command: data' needs a 'topic' header"), "data");
     const handler = node.restTopics.get(topic);
     if (!handler) {
@@ -203,8 +220,8 @@ export function restApp(node: Node, options: RestOptions): Hono {
       onError: (c) => c.json({ error: `the body is over ${MAX_PUT_BYTES / 1024 / 1024} MB: send the data in smaller parts`, command: "PUT" }, 413),
     }),
     async (c) => {
-      const dbms = c.req.header("dbms")?.trim();
-      const table = c.req.header("table")?.trim();
+      const dbms = headerText(c, "dbms")?.trim();
+      const table = headerText(c, "table")?.trim();
       const mode = (c.req.header("mode") ?? "streaming").trim().toLowerCase();
       const type = (c.req.header("type") ?? "json").trim().toLowerCase();
       const bad = (message: string) => errorResponse(c, new AnyLogError("syntax", message), "PUT");
@@ -226,7 +243,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
   app.notFound((c) => c.json({ error: `no such path '${c.req.path}': send commands to '/'`, command: "" }, 404));
   app.onError((e, c) => {
     log.error(`request failed unexpectedly: ${e.stack ?? e.message}`);
-    return c.json({ error: "the node failed to answer this request", command: redact(c.req.header("command") ?? "") }, 500);
+    return c.json({ error: "the node failed to answer this request", command: redact(headerText(c, "command") ?? "") }, 500);
   });
   return app;
 }
