@@ -274,6 +274,26 @@ describe("REST on a running node", () => {
     });
   });
 
+  test("UTF-8 in the command header arrives as written (not read as Latin-1)", async () => {
+    const r = await get("echo Zürich ünï 日本 🚀");
+    expect(r.status).toBe(200);
+    expect(r.body).toBe("Zürich ünï 日本 🚀");
+    const set = await post("set city = Zürich");
+    expect(set.status).toBe(200);
+    const dict = JSON.parse((await get("get dictionary where format=json")).body) as Record<string, string>;
+    expect(dict.city).toBe("Zürich");
+  });
+
+  test("UTF-8 in a JSON body command arrives as written", async () => {
+    const r = await call([...UA, "-X", "POST", "--data-binary", '{"command": "echo Zürich 日本"}']);
+    expect(r.body).toBe("Zürich 日本");
+  });
+
+  test("a destination header that is not ip:port is 400 naming it", async () => {
+    const e = expectError(await call([...UA, "-H", "destination: nonsense", "-H", "command: get status"]), 400);
+    expect(e.error).toContain("nonsense");
+  });
+
   test("the node still answers after all the errors above", async () => {
     const r = await get("get status");
     expect(r.status).toBe(200);
@@ -304,6 +324,21 @@ describe("stopping a node", () => {
     node = await startNode();
     expect((await get("get status")).status).toBe(200);
     expect(await node.stop()).toBe(0);
+  });
+
+  test("SIGTERM as soon as /health answers (start-up commands may still run) exits 0, every time", async () => {
+    for (let i = 0; i < 10; i++) {
+      node = await startNode();
+      expect(await node.stop()).toBe(0);
+    }
+  });
+
+  test("exit node as soon as /health answers exits 0 as well", async () => {
+    for (let i = 0; i < 5; i++) {
+      node = await startNode();
+      await post("exit node");
+      expect(await node.waitExit()).toBe(0);
+    }
   });
 
   test("SIGINT (Ctrl-C in a foreground run): the process exits with code 0", async () => {

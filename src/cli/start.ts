@@ -37,16 +37,24 @@ export async function start(options: { config?: string; script?: string; set: Re
   process.on("SIGINT", () => stop("SIGINT"));
 
   await queryPool(node).start();
-  if (!options.script) {
-    // nothing given: the embedded default, so a newcomer has a working node at once
-    const role = await runScript(DEFAULT_SCRIPT, "embedded-default", node.context("script", printReply), reportError);
-    if (!role.ok) reportError("embedded-default", role.error.message);
-  } else {
-    const r = await node.runScriptFile(options.script, node.context("script", printReply), reportError);
-    if (!r.ok) reportError(options.script, r.error.message);
+  const startup = (async () => {
+    if (!options.script) {
+      // nothing given: the embedded default, so a newcomer has a working node at once
+      const role = await runScript(DEFAULT_SCRIPT, "embedded-default", node.context("script", printReply), reportError);
+      if (!role.ok) reportError("embedded-default", role.error.message);
+    } else {
+      const r = await node.runScriptFile(options.script, node.context("script", printReply), reportError);
+      if (!r.ok) reportError(options.script, r.error.message);
+    }
+  })();
+  // A stop during start-up (SIGTERM, or `exit node` from a REST client once the REST server
+  // is up) must not wait for the start-up commands still to come: the servers are already
+  // stopped, and a process whose start was cut short may never finish starting.
+  await Promise.race([startup, node.untilStopped()]);
+  if (!node.isStopping) {
+    log.info(`node '${node.name}' is up`);
+    if (process.stdin.isTTY) console_(node);
   }
-  log.info(`node '${node.name}' is up`);
-  if (process.stdin.isTTY) console_(node);
   await node.untilStopped();
   log.info("stopped");
   return 0;
