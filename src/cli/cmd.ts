@@ -6,11 +6,7 @@ export async function cmd(options: { node: string; post: boolean; command: strin
   const url = `http://${options.node}/`;
   let response: Response;
   try {
-    response = await fetch(url, {
-      method: options.post ? "POST" : "GET",
-      headers: { command: options.command, "User-Agent": "AnyLog/1.23" },
-      signal: AbortSignal.timeout(60_000),
-    });
+    response = await fetch(url, { ...commandRequest(options.command, options.post), signal: AbortSignal.timeout(60_000) });
   } catch (e) {
     process.stderr.write(`cannot reach the node at ${options.node}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
@@ -28,4 +24,21 @@ export async function cmd(options: { node: string; post: boolean; command: strin
   }
   if (text !== "") process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   return 0;
+}
+
+/**
+ * The request carrying `command`. The REST server reads header bytes as UTF-8, but Bun's
+ * fetch refuses a header string holding any non-ASCII character, except a string stored
+ * as Latin-1, whose characters it sends as UTF-8. So a command within Latin-1 (`echo
+ * Zürich`) goes in the `command` header as such a string; one beyond it (`echo 日本`)
+ * cannot travel in a header from here and goes as a JSON body by POST, which the server
+ * takes for read commands too.
+ */
+export function commandRequest(command: string, post: boolean): { method: string; headers: Record<string, string>; body?: string } {
+  const agent = { "User-Agent": "AnyLog/1.23" };
+  if (/^[\x00-\x7f]*$/.test(command)) return { method: post ? "POST" : "GET", headers: { ...agent, command } };
+  if (/^[\x00-\xff]*$/.test(command)) {
+    return { method: post ? "POST" : "GET", headers: { ...agent, command: Buffer.from(command, "latin1").toString("latin1") } };
+  }
+  return { method: "POST", headers: { ...agent, "content-type": "application/json" }, body: JSON.stringify({ command }) };
 }
