@@ -11,5 +11,6 @@ import "./peers.ts";
 import "./trace.ts";
 import "../storage/commands.ts";
 import "../metadata/commands.ts";
+import "../query/commands.ts";
 import "../ingest/commands.ts";
 import "./not-yet-built.ts";

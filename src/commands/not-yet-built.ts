@@ -17,23 +17,3 @@ function later(spec: Omit<CommandSpec, "handler">, comesWith: string): void {
     handler: () => fail("unavailable", `'${spec.words.join(" ")}' is not in this build yet (${comesWith})`),
   });
 }
-
-later(
-  {
-    words: ["sql"],
-    summary: 'Runs a query: sql <dbms> [format = json|table and stat = false] "select ..."',
-    method: "GET",
-    positional: [{ name: "dbms", type: "str", help: "database" }],
-    bareOptions: true,
-    options: {
-      format: { type: "str", help: "json or table" },
-      stat: { type: "bool", help: "include Statistics" },
-      timezone: { type: "str", help: "time zone of returned times" },
-      include: { type: "list", help: "more tables to query" },
-      extend: { type: "list", help: "node fields to add to each row" },
-      dest: { type: "str", help: "stdout, rest or a file" },
-    },
-    tail: { name: "query", help: "the SQL statement, in quotes", required: true, substitute: true },
-  },
-  OPERATOR,
-);

@@ -11,6 +11,20 @@ export type Engine = "sqlite" | "psql";
 
 export type Row = Record<string, unknown>;
 
+/**
+ * What the values of a read column are, whatever the engine: `timestamp` values are text in UTC
+ * ('YYYY-MM-DD HH:MM:SS[.ffffff]' from PostgreSQL, as stored in SQLite), `date` values
+ * 'YYYY-MM-DD'; `unknown` is an expression whose type the engine does not declare (SQLite).
+ */
+export type ValueKind = "number" | "text" | "bool" | "timestamp" | "date" | "json" | "unknown";
+
+/** The answer of `read`: columns in order, and each row as values in the same order. */
+export interface ReadAnswer {
+  columns: Array<{ name: string; kind: ValueKind }>;
+  /** Values are numbers, text, booleans, parsed JSON or null; never engine objects. */
+  rows: unknown[][];
+}
+
 export interface Database {
   /** The logical name (`almgm`, `blockchain`, ...). */
   readonly name: string;
@@ -19,6 +33,12 @@ export interface Database {
   exec(sql: string, params?: unknown[]): Promise<Result<{ changes: number }>>;
   /** Runs a query and returns its rows. */
   query(sql: string, params?: unknown[]): Promise<Result<Row[]>>;
+  /**
+   * Runs one statement that must change nothing (what `sql` runs for users). The engine itself
+   * refuses a write: SQLite runs it with `query_only`, PostgreSQL in a READ ONLY transaction
+   * with one statement only. Big integers and decimals become numbers when that loses nothing.
+   */
+  read(sql: string): Promise<Result<ReadAnswer>>;
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>>;
   /** Whether a table exists. */

@@ -5,7 +5,7 @@
  */
 import postgres from "postgres";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { ConnectOptions, Database, Row } from "./database.ts";
+import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -32,6 +32,48 @@ function pgError(db: string, e: unknown): Result<never> {
   const message = err.message ?? String(e);
   const code = err.code === "ECONNREFUSED" || err.code === "57P01" ? "unavailable" : err.code === "53100" ? "io" : "bad_value";
   return fail(code, `dbms '${db}' (psql): ${message}`);
+}
+
+/** Kinds of the PostgreSQL types `read` converts (by type oid); any other type is text. */
+const KINDS: Record<number, ValueKind> = {
+  16: "bool", 20: "number", 21: "number", 23: "number", 26: "number", 700: "number", 701: "number", 1700: "number",
+  114: "json", 3802: "json", 1082: "date", 1114: "timestamp", 1184: "timestamp",
+};
+
+/** `simple: false` is a runtime option of `unsafe` that the package's types leave out. */
+const ONE_STATEMENT = { simple: false } as postgres.UnsafeQueryOptions;
+
+/** A value from PostgreSQL's text form: bigint and numeric become numbers when their integer part is exact. */
+function fromText(text: string, oid: number): unknown {
+  switch (oid) {
+    case 16:
+      return text === "t";
+    case 21:
+    case 23:
+    case 26:
+      return Number(text);
+    case 20: {
+      const n = Number(text);
+      return Number.isSafeInteger(n) ? n : text;
+    }
+    case 700:
+    case 701: {
+      const n = Number(text);
+      return Number.isFinite(n) ? n : text; // NaN, Infinity stay text (JSON has no such numbers)
+    }
+    case 1700: {
+      const n = Number(text);
+      const whole = Number(text.split(".")[0]);
+      return Number.isFinite(n) && Number.isSafeInteger(whole) && Math.trunc(n) === whole ? n : text;
+    }
+    case 114:
+    case 3802:
+      return JSON.parse(text);
+    case 1184:
+      return text.replace(/[+-]\d\d(:\d\d)?$/, ""); // read() sets the session to UTC
+    default:
+      return text;
+  }
 }
 
 export class PostgresDatabase implements Database {
@@ -96,6 +138,24 @@ export class PostgresDatabase implements Database {
     try {
       const rows = await this.sql.unsafe(numberPlaceholders(text), params as postgres.ParameterOrJSON<never>[]);
       return ok([...rows] as Row[]);
+    } catch (e) {
+      return pgError(this.name, e);
+    }
+  }
+
+  async read(text: string): Promise<Result<ReadAnswer>> {
+    if (!this.owner) return fail("internal", `dbms '${this.name}' (psql): read runs on its own, not inside a transaction`);
+    try {
+      // READ ONLY: the server refuses any write. simple: false sends one statement through the
+      // extended protocol, which refuses a second one (no 'select 1; commit; delete ...').
+      const { raw } = await this.owner.begin("read only", async (tx) => {
+        await tx.unsafe("SET LOCAL TIME ZONE 'UTC'");
+        return { raw: await tx.unsafe(text, [], ONE_STATEMENT).raw() };
+      });
+      const types = raw.columns.map((c) => c.type);
+      const columns = raw.columns.map((c) => ({ name: c.name, kind: KINDS[c.type] ?? ("text" as const) }));
+      const rows = [...raw].map((r) => r.map((v, i) => (v === null ? null : fromText(v.toString("utf8"), types[i]!))));
+      return ok({ columns, rows });
     } catch (e) {
       return pgError(this.name, e);
     }

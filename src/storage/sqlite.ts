@@ -7,12 +7,27 @@ import { Database as Sqlite } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { ConnectOptions, Database, Row } from "./database.ts";
+import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./database.ts";
 
 function sqliteError(db: string, e: unknown): Result<never> {
   const message = e instanceof Error ? e.message : String(e);
   const code = /disk|full|readonly|I\/O/i.test(message) ? "io" : "bad_value";
   return fail(code, `dbms '${db}' (sqlite): ${message}`);
+}
+
+/** The kind of a column from its declared type (`null` for an expression). */
+function kindOf(declared: string | null): ValueKind {
+  if (declared === null) return "unknown";
+  if (/time/i.test(declared)) return "timestamp";
+  if (/^date$/i.test(declared)) return "date";
+  if (/int|real|floa|doub|num|dec/i.test(declared)) return "number";
+  return "text";
+}
+
+function plainValue(v: unknown): unknown {
+  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
+  return v;
 }
 
 export class SqliteDatabase implements Database {
@@ -57,6 +72,29 @@ export class SqliteDatabase implements Database {
       return ok(this.handle.query(sql).all(...(params as never[])) as Row[]);
     } catch (e) {
       return sqliteError(this.name, e);
+    }
+  }
+
+  async read(sql: string): Promise<Result<ReadAnswer>> {
+    // Synchronous from here to the end, so no other statement on this connection runs while
+    // query_only is on.
+    const wasQueryOnly = Boolean(this.handle.prepare("PRAGMA query_only").values()[0]?.[0]);
+    try {
+      this.handle.exec("PRAGMA query_only = ON");
+      const stmt = this.handle.prepare(sql);
+      try {
+        if (stmt.columnNames.length === 0) return fail("bad_value", `dbms '${this.name}' (sqlite): the statement returns no rows: not a query`);
+        const types = stmt.declaredTypes;
+        const columns = stmt.columnNames.map((name, i) => ({ name, kind: kindOf(types[i] ?? null) }));
+        const rows = (stmt.values() as unknown[][]).map((r) => r.map(plainValue));
+        return ok({ columns, rows });
+      } finally {
+        stmt.finalize();
+      }
+    } catch (e) {
+      return sqliteError(this.name, e);
+    } finally {
+      if (!wasQueryOnly) this.handle.exec("PRAGMA query_only = OFF");
     }
   }
 
