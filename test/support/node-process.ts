@@ -222,10 +222,12 @@ export class AnylogNode {
     return curl([...args, `${this.url}${path}`]);
   }
 
-  /** SIGTERM, wait (bounded) for the exit; returns the exit code (callers assert it is 0). */
+  /** SIGTERM, wait (bounded) for the exit; an exit code other than 0 throws with the node's stderr. */
   async stop(withinMs = 15_000): Promise<number> {
     if (this.exitCode === null) this.proc.kill("SIGTERM");
-    return this.waitExit(withinMs);
+    const code = await this.waitExit(withinMs);
+    if (code !== 0) throw new Error(`anylog (pid ${this.pid}) exited with code ${code} on SIGTERM; its stderr:\n${this.stderr}`);
+    return code;
   }
 
   /** Waits (bounded) for the process to end by itself; SIGKILL and throw when it does not. */
@@ -269,5 +271,5 @@ export async function killAll(): Promise<void> {
 
 /** A reply body must never show a stack trace or a source path. */
 export function hasStackTrace(body: string): boolean {
-  return /^\s+at\s/m.test(body) || /\.ts:\d/.test(body) || /\bsrc\/[\w/-]+\.ts\b/.test(body);
+  return /^\s+at\s.*:\d+:\d+\)?\s*$/m.test(body) || /^\s+at\s+<anonymous>/m.test(body) || /\.ts:\d/.test(body) || /\bsrc\/[\w/-]+\.ts\b/.test(body);
 }
