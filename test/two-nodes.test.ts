@@ -130,6 +130,13 @@ describe("two nodes on loopback", () => {
     expect(viaHeader.status).toBeGreaterThanOrEqual(400);
     expect((JSON.parse(viaHeader.body) as { error: string }).error).toContain(b.tcpAddress);
 
+    // with a live peer beside it, the reply holds the live one's answer and the dead one's error
+    const mixed = await a.curl([...UA, "-H", `command: run client (${b.tcpAddress}, ${a.tcpAddress}) get status where format=json`]);
+    expect(mixed.status).toBe(200);
+    const both = JSON.parse(mixed.body) as Record<string, { status?: string; error?: string }>;
+    expect(both[a.tcpAddress]?.status).toBe("running");
+    expect(both[b.tcpAddress]?.error).toContain(b.tcpAddress);
+
     // A itself is unharmed
     const own = await a.curl([...UA, "-H", "command: get status"]);
     expect(own.status).toBe(200);
