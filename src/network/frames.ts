@@ -35,15 +35,23 @@ export function encodeFrame(frame: Frame): Buffer {
   return Buffer.concat([prefix, header, body]);
 }
 
-/** Accumulates bytes and returns the frames they complete. After an error the stream is unusable. */
+/**
+ * Accumulates bytes and returns the frames they complete. After an error the stream is
+ * unusable. Chunks are kept as they came and joined once a whole frame is there, so a
+ * large frame arriving in many small chunks is copied once, not once per chunk.
+ */
 export class FrameDecoder {
-  private buffer: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private length = 0;
 
   push(chunk: Uint8Array): Result<Frame[]> {
-    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
+    if (chunk.length > 0) {
+      this.chunks.push(Buffer.from(chunk)); // a copy: the caller may reuse its memory
+      this.length += chunk.length;
+    }
     const frames: Frame[] = [];
-    while (this.buffer.length >= PREFIX) {
-      const b = this.buffer;
+    while (this.length >= PREFIX) {
+      const b = this.front(PREFIX);
       if (b[0] !== MAGIC0 || b[1] !== MAGIC1) return fail("syntax", "not an AnyLog peer message (bad magic bytes)");
       if (b[2] !== WIRE_VERSION) return fail("syntax", `peer speaks wire version ${b[2]}, this node speaks ${WIRE_VERSION}`);
       const headerLength = b.readUInt32BE(4);
@@ -51,10 +59,11 @@ export class FrameDecoder {
       if (headerLength > MAX_HEADER) return fail("syntax", `peer message header of ${headerLength} bytes is over the limit`);
       if (bodyLength > MAX_BODY) return fail("syntax", `peer message body of ${bodyLength} bytes is over the limit`);
       const total = PREFIX + headerLength + bodyLength;
-      if (b.length < total) break;
+      if (this.length < total) break;
+      const whole = this.take(total);
       let header: unknown;
       try {
-        header = JSON.parse(b.subarray(PREFIX, PREFIX + headerLength).toString("utf8"));
+        header = JSON.parse(whole.subarray(PREFIX, PREFIX + headerLength).toString("utf8"));
       } catch {
         return fail("syntax", "peer message header is not JSON");
       }
@@ -62,10 +71,29 @@ export class FrameDecoder {
         return fail("syntax", "peer message header is not a JSON object");
       }
       const frame: Frame = { header: header as Record<string, unknown> };
-      if (bodyLength > 0) frame.body = new Uint8Array(b.subarray(PREFIX + headerLength, total));
+      if (bodyLength > 0) frame.body = new Uint8Array(whole.subarray(PREFIX + headerLength, total));
       frames.push(frame);
-      this.buffer = b.subarray(total);
     }
     return ok(frames);
+  }
+
+  /** The first chunk, joined with the following ones until it holds at least `n` bytes (n <= length). */
+  private front(n: number): Buffer {
+    if (this.chunks[0]!.length < n) {
+      let k = 0;
+      let have = 0;
+      while (have < n) have += this.chunks[k++]!.length;
+      this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k), have));
+    }
+    return this.chunks[0]!;
+  }
+
+  /** Removes and returns the first `n` bytes (n <= length). */
+  private take(n: number): Buffer {
+    const first = this.front(n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.length -= n;
+    return first.subarray(0, n);
   }
 }
