@@ -291,6 +291,10 @@ export function parseOptions(tokens: Token[], scope: OptionScope, commandName: s
     while (j < tokens.length && !isWord(tokens[j], "and")) j++;
     const value = tokens.slice(i + 2, j);
     if (value.length === 0) return fail("syntax", `'${commandName}': option '${key}' has no value`);
+    const stray = value.findIndex((t) => isOp(t, "="));
+    if (stray > 0) {
+      return fail("syntax", `'${commandName}': 'and' is missing before '${tokenText(value[stray - 1]!)}' (options are joined by 'and')`);
+    }
     if (j < tokens.length && j === tokens.length - 1) {
       return fail("syntax", `'${commandName}': the where-clause ends in 'and': an option is missing after it`);
     }

@@ -19,8 +19,12 @@ export type Operator = "=" | "==" | "!=" | "<" | ">" | "<=" | ">=" | ",";
 
 const WORD_STOP = new Set([" ", "\t", "\r", "\n", '"', "'", "=", "(", ")", ",", "{", "}", "[", "]"]);
 
+/** Parentheses nested deeper than this are refused (no script needs more; recursion stays bounded). */
+export const MAX_NESTING = 32;
+
 /** Tokenizes `text`. `base` is added to every position (for tokens of a nested group). */
-export function tokenize(text: string, base = 0): Result<Token[]> {
+export function tokenize(text: string, base = 0, depth = 0): Result<Token[]> {
+  if (depth > MAX_NESTING) return fail("syntax", `parentheses nested more than ${MAX_NESTING} deep at column ${base}`);
   const tokens: Token[] = [];
   let i = 0;
   const n = text.length;
@@ -42,7 +46,7 @@ export function tokenize(text: string, base = 0): Result<Token[]> {
     if (c === "(") {
       const end = closingBracket(text, i, "(", ")");
       if (end < 0) return fail("syntax", `'(' at column ${pos + 1} is never closed`);
-      const inner = tokenize(text.slice(i + 1, end), pos + 1);
+      const inner = tokenize(text.slice(i + 1, end), pos + 1, depth + 1);
       if (!inner.ok) return inner;
       tokens.push({ kind: "group", items: inner.value, raw: text.slice(i, end + 1), pos });
       i = end + 1;
