@@ -8,6 +8,7 @@ import { USAGE, parseInvocation } from "./cli/args.ts";
 import { printReply } from "./cli/output.ts";
 import { start } from "./cli/start.ts";
 import { Node } from "./node/node.ts";
+import { checkRole, roleFilePath, roleScript } from "./role/role.ts";
 import { versionLine } from "./version.ts";
 
 async function main(argv: string[]): Promise<number> {
@@ -29,9 +30,17 @@ async function main(argv: string[]): Promise<number> {
     case "cmd":
       return cmd(i);
     case "plan":
-    case "check":
-      process.stderr.write(`anylog ${i.call}: role files are not read by this build yet (the role-file issue, #5)\n`);
-      return 2;
+    case "check": {
+      const file = roleFilePath(i.config);
+      const checked = checkRole(file);
+      if (!checked.ok) {
+        for (const p of checked.problems ?? [checked.error.message]) process.stderr.write(`${p}\n`);
+        return 2;
+      }
+      if (i.call === "plan") process.stdout.write(roleScript(checked.value));
+      else process.stdout.write(`${file ?? "embedded default"}: ok (role ${checked.value.roles.join(", ")})\n`);
+      return 0;
+    }
     case "script": {
       const node = new Node();
       const report = await node.runScriptFile(i.file, node.context("script", printReply), (where, message) =>

@@ -1,35 +1,33 @@
 /**
  * @module cli/start
- * `anylog start`: dictionary defaults, `--set` values, the role's command sequence, then
- * `--script`. With neither a role file nor a script, the embedded default runs (a script of
- * one's own replaces it: it says what the node is); a console prompt when stdin
- * is a terminal; a clean stop on SIGTERM, SIGINT or `exit node`.
+ * `anylog start`: dictionary defaults, `--set` values, the role file's command sequence,
+ * then `--script`. With no role file, a script of one's own says what the node is; with
+ * neither, the embedded default role runs. A console prompt when stdin is a terminal; a
+ * clean stop on SIGTERM, SIGINT or `exit node`.
  */
-import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { runScript } from "../language/interpreter.ts";
 import { Node } from "../node/node.ts";
-import { DEFAULT_SCRIPT } from "../role/default.ts";
+import { DEFAULT_ROLE_FILE } from "../role/default.ts";
+import { checkRole, roleFilePath, roleScript } from "../role/role.ts";
 import { queryPool } from "../processes/query-pool/index.ts";
 import { logger } from "../util/log.ts";
 import { printReply } from "./output.ts";
 
 const log = logger("start");
 
-/** The role file in force: --config, else $ANYLOG_CONFIG, else /etc/anylog/node.yaml when present. */
-export function roleFilePath(config: string | undefined): string | undefined {
-  if (config) return config;
-  if (process.env.ANYLOG_CONFIG) return process.env.ANYLOG_CONFIG;
-  return existsSync("/etc/anylog/node.yaml") ? "/etc/anylog/node.yaml" : undefined;
-}
-
 const reportError = (where: string, message: string) => process.stderr.write(`${where}: ${message}\n`);
 
 export async function start(options: { config?: string; script?: string; set: Record<string, string> }): Promise<number> {
   const roleFile = roleFilePath(options.config);
-  if (roleFile) {
-    process.stderr.write(`${roleFile}:1:1 role: role files are not read by this build yet (the role-file issue, #5); start without one for the embedded default\n`);
-    return 2;
+  let role: { file: string; script: string } | undefined;
+  if (roleFile || !options.script) {
+    const checked = checkRole(roleFile);
+    if (!checked.ok) {
+      process.stderr.write(`${checked.error.message}\n`);
+      return 2;
+    }
+    role = { file: roleFile ?? DEFAULT_ROLE_FILE, script: roleScript(checked.value, new Set(Object.keys(options.set))) };
   }
   const node = new Node({ set: options.set });
   const stop = (signal: string) => void node.shutdown(signal);
@@ -38,11 +36,11 @@ export async function start(options: { config?: string; script?: string; set: Re
 
   await queryPool(node).start();
   const startup = (async () => {
-    if (!options.script) {
-      // nothing given: the embedded default, so a newcomer has a working node at once
-      const role = await runScript(DEFAULT_SCRIPT, "embedded-default", node.context("script", printReply), reportError);
-      if (!role.ok) reportError("embedded-default", role.error.message);
-    } else {
+    if (role) {
+      const r = await runScript(role.script, role.file, node.context("script", printReply), reportError);
+      if (!r.ok) reportError(role.file, r.error.message);
+    }
+    if (options.script) {
       const r = await node.runScriptFile(options.script, node.context("script", printReply), reportError);
       if (!r.ok) reportError(options.script, r.error.message);
     }
