@@ -1,0 +1,199 @@
+/**
+ * Ingest benchmark (issue #4): rows per second end to end into a running node, each beside
+ * a bare insert measured in the same run on the same machine:
+ *  - REST PUT streaming (4 PUTs in flight, 1,000 rows each, write_immediate) and watch-dir
+ *    files (1,000 rows each) into SQLite, against a bun:sqlite prepared-insert loop in one
+ *    transaction;
+ *  - the same into PostgreSQL, against the `postgres` package's multi-row insert in one
+ *    transaction (skipped, saying why, without Debian's postgresql).
+ * The node is the compiled executable (ANYLOG_BIN, else built by make). `--record` appends
+ * the table to bench/RESULTS.md.
+ */
+import { Database as Sqlite } from "bun:sqlite";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { PostgresServer } from "../test/support/postgres.ts";
+
+const root = join(import.meta.dir, "..");
+const arch = process.arch === "arm64" ? "arm64" : "x64";
+const bin = process.env.ANYLOG_BIN ?? join(root, "dist", `anylog-linux-${arch}`);
+if (!existsSync(bin) && spawnSync("make", ["-C", root, `dist/anylog-linux-${arch}`], { stdio: "inherit" }).status !== 0) throw new Error("cannot build the executable");
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const PER_PUT = 1000;
+const IN_FLIGHT = 4;
+const work = mkdtempSync(join(tmpdir(), "anylog-bench-ingest-"));
+
+const row = (i: number) => ({ id: i, ts: `2026-01-01 00:00:${String(i % 60).padStart(2, "0")}`, device: `dev-${i % 50}`, value: (i % 1000) / 10 });
+const bodies = Array.from({ length: ROWS / PER_PUT }, (_, b) => Array.from({ length: PER_PUT }, (_, k) => JSON.stringify(row(b * PER_PUT + k))).join("\n"));
+
+function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+async function startNode(home: string, dbLine: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const rest = freePort();
+  const script = join(home, "node.al");
+  writeFileSync(
+    script,
+    [
+      "connect dbms almgm where type = sqlite",
+      "create table tsd_info where dbms = almgm",
+      dbLine,
+      "set buffer threshold where write_immediate = true",
+      "run operator where create_table = true and update_tsd_info = true and delete_json = true",
+      // last, so /health answers only once the operator takes data
+      `run rest server 127.0.0.1 ${rest} where bind = true and timeout = 120`,
+    ].join("\n"),
+  );
+  const proc = Bun.spawn([bin, "start", "--script", script], { env: { ...process.env, ANYLOG_HOME: home, ANYLOG_LOG_LEVEL: "warn" }, stdout: "ignore", stderr: "inherit" });
+  const url = `http://127.0.0.1:${rest}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      if (i > 400) throw new Error("node did not start");
+      await Bun.sleep(25);
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+async function command(url: string, cmd: string): Promise<string> {
+  const r = await fetch(url, { headers: { command: cmd } });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${cmd}: ${text}`);
+  return text;
+}
+
+/** Rows in a table (0 while the operator has not created it yet). */
+async function count(url: string, dbms: string, table: string): Promise<number> {
+  const r = await fetch(url, { headers: { command: `sql ${dbms} format = json and stat = false "select count(*) as n from ${table}"` } });
+  const text = await r.text();
+  if (!r.ok) {
+    if (text.includes("no such table") || text.includes("does not exist")) return 0;
+    throw new Error(`count of ${table}: ${text}`);
+  }
+  return Number((JSON.parse(text) as { Query: Array<{ n: number }> }).Query[0]?.n ?? 0);
+}
+
+async function putAll(url: string, dbms: string, table: string): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const r = await fetch(url, { method: "PUT", headers: { type: "json", dbms, table, mode: "streaming" }, body });
+        if (!r.ok) throw new Error(`PUT failed: ${await r.text()}`);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+async function filesAll(url: string, home: string, dbms: string, table: string): Promise<number> {
+  const watch = join(home, "data", "watch");
+  const t0 = performance.now();
+  bodies.forEach((body, i) => {
+    const tmp = join(home, `f${i}.tmp`);
+    writeFileSync(tmp, body);
+    renameSync(tmp, join(watch, `${dbms}.${table}.bench.${i}.json`));
+  });
+  while ((await count(url, dbms, table)) < ROWS) await Bun.sleep(20);
+  return performance.now() - t0;
+}
+
+function sqliteBaseline(): number {
+  const db = new Sqlite(join(work, "baseline.db"));
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  db.exec("CREATE TABLE t (id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
+  const insert = db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+  const t0 = performance.now();
+  db.transaction(() => {
+    for (let i = 0; i < ROWS; i++) {
+      const r = row(i);
+      insert.run(r.id, r.ts, r.device, r.value);
+    }
+  })();
+  const ms = performance.now() - t0;
+  db.close();
+  return ms;
+}
+
+async function pgBaseline(port: number): Promise<number> {
+  const sql = postgres({ host: "127.0.0.1", port, username: "postgres", database: "postgres", onnotice: () => {} });
+  await sql`CREATE TABLE baseline (id BIGINT, ts TIMESTAMP, device VARCHAR, value DOUBLE PRECISION)`;
+  const t0 = performance.now();
+  await sql.begin(async (tx) => {
+    for (let b = 0; b < ROWS; b += PER_PUT) await tx`INSERT INTO baseline ${tx(Array.from({ length: PER_PUT }, (_, k) => row(b + k)))}`;
+  });
+  const ms = performance.now() - t0;
+  await sql.end();
+  return ms;
+}
+
+const rate = (ms: number) => Math.round(ROWS / (ms / 1000));
+const results: string[][] = [];
+function record(what: string, ms: number, baseMs: number, baseName: string) {
+  results.push([what, `${rate(ms).toLocaleString("en")} rows/s`, `${rate(baseMs).toLocaleString("en")} rows/s (${baseName})`, (baseMs / ms).toFixed(2)]);
+}
+
+// SQLite
+{
+  const base = sqliteBaseline();
+  const home = mkdtempSync(join(work, "sqlite-"));
+  const node = await startNode(home, "connect dbms bench where type = sqlite");
+  const putMs = await putAll(node.url, "bench", "put_rows");
+  if ((await count(node.url, "bench", "put_rows")) !== ROWS) throw new Error("PUT rows missing");
+  const fileMs = await filesAll(node.url, home, "bench", "file_rows");
+  await node.stop();
+  record("REST PUT streaming -> SQLite", putMs, base, "bun:sqlite prepared insert loop, 1 transaction");
+  record("watch-dir files -> SQLite", fileMs, base, "bun:sqlite prepared insert loop, 1 transaction");
+}
+
+// PostgreSQL
+let pg: PostgresServer | undefined;
+try {
+  pg = await PostgresServer.start();
+} catch (e) {
+  console.warn(`PostgreSQL figures skipped: ${e instanceof Error ? e.message : String(e)}`);
+}
+if (pg) {
+  try {
+    const base = await pgBaseline(pg.port);
+    const home = mkdtempSync(join(work, "pg-"));
+    const node = await startNode(home, `connect dbms bench where type = psql and ip = 127.0.0.1 and port = ${pg.port} and user = postgres`);
+    const putMs = await putAll(node.url, "bench", "put_rows");
+    const fileMs = await filesAll(node.url, home, "bench", "file_rows");
+    await node.stop();
+    record("REST PUT streaming -> PostgreSQL", putMs, base, "postgres multi-row insert, 1 transaction");
+    record("watch-dir files -> PostgreSQL", fileMs, base, "postgres multi-row insert, 1 transaction");
+  } finally {
+    await pg.stop();
+  }
+}
+rmSync(work, { recursive: true, force: true });
+
+const table = ["| path | anylog | baseline | ratio |", "| --- | ---: | ---: | ---: |", ...results.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+console.log(table);
+if (process.argv.includes("--record")) {
+  const machine = `${new Date().toISOString().slice(0, 10)}, \`nproc\` ${cpus().length}, ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, bun ${Bun.version}`;
+  appendFileSync(
+    join(import.meta.dir, "RESULTS.md"),
+    `\n## ingest (bench/ingest.ts)\n\n${machine}. Command: \`bun bench/ingest.ts --record\`. ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored). Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).\n\n${table}\n`,
+  );
+}
+process.exit(0);
