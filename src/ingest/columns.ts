@@ -86,6 +86,9 @@ export async function readColumns(db: Database, table: string): Promise<Result<M
 /** A value ready for a column of `type`, or an error saying why it does not fit. */
 export function valueFor(type: ColumnType, v: unknown, column: string): Result<unknown> {
   if (v === null || v === undefined) return ok(null);
+  // the common cases first: the value already has the column's type
+  if ((type === "text" && typeof v === "string") || (type === "float" && typeof v === "number") || (type === "int" && Number.isInteger(v))) return ok(v);
+  if (type === "timestamp" && typeof v === "string" && TIMESTAMP.test(v)) return ok(v);
   const bad = () => fail<unknown>("bad_value", `column '${column}' is ${type}, the value ${JSON.stringify(v)} does not fit`);
   switch (type) {
     case "int":

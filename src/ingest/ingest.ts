@@ -11,7 +11,7 @@ import type { Database } from "../storage/database.ts";
 import { type Result, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
-import { type WriteReport, writeRows } from "./table-writer.ts";
+import { type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
 
 export interface IngestUnit {
   hash: string;
@@ -64,16 +64,19 @@ export async function ingestUnits(node: Node, dbms: string, table: string, units
 
   // 2. write the rows: together, else one by one
   const partition = node.partitions.find(dbms, table);
-  const writeAll = (indexes: number[]) =>
-    data.value.transaction<WriteReport[]>(async (tx) => {
+  const writeAll = async (indexes: number[]) => {
+    const r = await data.value.transaction<WriteReport[]>(async (tx) => {
       const reports: WriteReport[] = [];
       for (const i of indexes) {
-        const r = await writeRows(tx, table, units[i]!.rows, claims[i]!.fileId, { createTable: options.createTable, partition });
-        if (!r.ok) return r;
-        reports.push(r.value);
+        const w = await writeRows(tx, table, units[i]!.rows, claims[i]!.fileId, { createTable: options.createTable, partition });
+        if (!w.ok) return w;
+        reports.push(w.value);
       }
       return ok(reports);
     });
+    if (!r.ok) forgetColumns(data.value); // its DDL was rolled back with it
+    return r;
+  };
   const created: string[] = [];
   const together = toWrite.length > 0 ? await writeAll(toWrite) : ok([]);
   if (together.ok) {

@@ -29,6 +29,8 @@ export interface Database {
   /** The logical name (`almgm`, `blockchain`, ...). */
   readonly name: string;
   readonly engine: Engine;
+  /** The same object for a database and its transaction views (for per-connection caches). */
+  readonly cacheKey: object;
   /** Runs a statement; `changes` is the number of rows it touched. */
   exec(sql: string, params?: unknown[]): Promise<Result<{ changes: number }>>;
   /** Runs a query and returns its rows. */

@@ -84,6 +84,7 @@ export class PostgresDatabase implements Database {
     private readonly sql: Sql,
     private readonly where: string,
     private readonly owner?: postgres.Sql,
+    readonly cacheKey: object = {},
   ) {}
 
   /** Connects to the server, creates the database when missing, and connects to it. */
@@ -167,7 +168,7 @@ export class PostgresDatabase implements Database {
     let outcome: Result<T> | undefined;
     try {
       await this.owner.begin(async (tx) => {
-        outcome = await work(new PostgresDatabase(this.name, tx, this.where));
+        outcome = await work(new PostgresDatabase(this.name, tx, this.where, undefined, this.cacheKey));
         if (!outcome.ok) throw rollback;
       });
       return outcome!;

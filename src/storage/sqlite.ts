@@ -32,6 +32,10 @@ function plainValue(v: unknown): unknown {
 
 export class SqliteDatabase implements Database {
   readonly engine = "sqlite" as const;
+
+  get cacheKey(): object {
+    return this.handle;
+  }
   /** Transactions run one after another: the connection has one writer. */
   private queue: Promise<unknown> = Promise.resolve();
 
