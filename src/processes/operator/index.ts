@@ -9,12 +9,12 @@
  */
 import { type FSWatcher, watch } from "chokidar";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
 import { StreamingBuffers } from "../../ingest/buffers.ts";
-import { dataFileName, parseDataFileName } from "../../ingest/file-name.ts";
+import { type DataFileName, dataFileName, parseDataFileName } from "../../ingest/file-name.ts";
 import { type IngestUnit, type UnitOutcome, ingestUnits } from "../../ingest/ingest.ts";
 import { parseRows } from "../../ingest/rows.ts";
 import type { PutRequest, RowIngest } from "../../node/ingest.ts";
@@ -55,6 +55,19 @@ interface TableStats {
 /** Files taken into one batch (one transaction) at most. */
 const BATCH_FILES = 50;
 
+/**
+ * How often the watch directory is listed again. Bun's fs.watch drops some inotify events
+ * (a file renamed in, as `mv` and atomic writers do, is often never reported), so chokidar
+ * alone can leave a file in the watch directory until the next restart.
+ */
+const RESCAN_MS = 1000;
+
+/** Names the operator leaves alone in its watch directory: temporary files and reasons. */
+const ignoredName = (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith(".");
+
+/** The tsd_info hash of a unit: its dbms.table and its text, so a file and a PUT of the same data agree. */
+const dataHash = (dbms: string, table: string, text: string) => createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
+
 class Operator implements NodeProcess {
   private settings?: Settings;
   private watcher?: FSWatcher;
@@ -64,6 +77,9 @@ class Operator implements NodeProcess {
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
   private buffers?: StreamingBuffers;
+  private rescanTimer?: ReturnType<typeof setInterval>;
+  /** Files in the watch directory the watcher has not reported, with their size and time at the last listing. */
+  private unreported = new Map<string, string>();
 
   constructor(private readonly node: Node) {}
 
@@ -106,11 +122,12 @@ class Operator implements NodeProcess {
       depth: 0,
       ignoreInitial: false,
       awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
-      ignored: (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith("."),
+      ignored: ignoredName,
     });
     this.watcher.on("add", (path: string) => this.enqueue(path));
     this.watcher.on("error", (e: unknown) => this.node.log.error(`Operator: watching ${s.watchDir} failed: ${e instanceof Error ? e.message : String(e)}`));
     await new Promise<void>((ready) => this.watcher!.once("ready", () => ready()));
+    this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
     this.node.ingest = this.restIngest();
     return ok(this.details());
   }
@@ -125,6 +142,34 @@ class Operator implements NodeProcess {
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
     });
+  }
+
+  /** Queues the files the watcher did not report, once they are unchanged since the previous listing. */
+  private rescan(): void {
+    const s = this.settings;
+    if (!s) return;
+    let names: string[];
+    try {
+      names = readdirSync(s.watchDir);
+    } catch {
+      return;
+    }
+    const now = new Map<string, string>();
+    for (const name of names) {
+      const path = join(s.watchDir, name);
+      if (this.queued.has(path) || ignoredName(path)) continue;
+      let mark: string;
+      try {
+        const st = statSync(path);
+        if (!st.isFile()) continue;
+        mark = `${st.size}:${st.mtimeMs}`;
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (this.unreported.get(path) === mark) this.enqueue(path);
+      else now.set(path, mark);
+    }
+    this.unreported = now;
   }
 
   /** Takes queued files in batches of one table, until the queue is empty. */
@@ -148,7 +193,7 @@ class Operator implements NodeProcess {
           continue;
         }
         this.queue.splice(i, 1);
-        const unit = this.readUnit(path, n.value.source, n.value.instructions, n.value.compressed);
+        const unit = this.readUnit(path, n.value);
         if (!unit.ok) {
           this.queued.delete(path);
           this.refuse(path, unit.error.message, `${dbms}.${table}`);
@@ -175,7 +220,8 @@ class Operator implements NodeProcess {
     }
   }
 
-  private readUnit(path: string, source: string, instructions: string, compressed: boolean): Result<IngestUnit> {
+  private readUnit(path: string, name: DataFileName): Result<IngestUnit> {
+    const { dbms, table, source, instructions, compressed } = name;
     let text: string;
     try {
       const bytes = readFileSync(path);
@@ -185,7 +231,7 @@ class Operator implements NodeProcess {
     }
     const rows = parseRows(text);
     if (!rows.ok) return fail("bad_value", `${basename(path)}: ${rows.error.message}`);
-    return ok({ hash: createHash("md5").update(text).digest("hex"), source, instructions, rows: rows.value });
+    return ok({ hash: dataHash(dbms, table, text), source, instructions, rows: rows.value });
   }
 
   /** Stores units of one table and counts them. */
@@ -257,7 +303,7 @@ class Operator implements NodeProcess {
         const s = this.settings;
         if (!s || !this.buffers) return fail("unavailable", "no operator running on this node: start one with 'run operator'");
         if (!this.node.databases.get(req.dbms)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
-        const hash = createHash("md5").update(`${req.dbms}.${req.table}\n${req.body}`).digest("hex");
+        const hash = dataHash(req.dbms, req.table, req.body);
         if (req.mode === "file") {
           const rows = parseRows(req.body);
           if (!rows.ok) return rows;
@@ -275,6 +321,8 @@ class Operator implements NodeProcess {
 
   async stop(): Promise<void> {
     this.node.ingest = undefined;
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
     await this.buffers?.flushAll();
     if (this.node.streaming === this.buffers) this.node.streaming = undefined;
     await this.watcher?.close();
