@@ -73,6 +73,17 @@ export class ScriptNode {
     return { status: r.status, text: await r.text() };
   }
 
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** SIGKILL (a power cut: nothing is flushed or closed) and wait for the process to be gone. */
+  async kill(): Promise<void> {
+    this.proc.kill("SIGKILL");
+    await this.proc.exited;
+    nodes.delete(this);
+  }
+
   /** SIGTERM and wait; returns the exit code. */
   async stop(): Promise<number> {
     this.proc.kill("SIGTERM");
