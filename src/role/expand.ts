@@ -111,10 +111,10 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
         `schedule time = ${str("operator.partition.check")} and name = "Drop Partitions" task drop partition where dbms = !default_dbms and table = ${str("operator.partition.table")} and keep = ${str("operator.partition.keep")}`,
       );
     }
+    // as seed 001: rows are stored at once; with thresholds, the streamer lets buffers wait
     if (v("operator.buffer.write_immediate") === true) lines.push("set buffer threshold where write_immediate = true");
-    else lines.push(`set buffer threshold where time = ${str("operator.buffer.time")} and volume = ${str("operator.buffer.volume")}`);
+    else lines.push(`set buffer threshold where time = ${str("operator.buffer.time")} and volume = ${str("operator.buffer.volume")}`, "run streamer");
     lines.push(
-      "run streamer",
       "operator_id = blockchain get operator where name = !node_name and company = !company_name bring [operator][id]",
       `run operator where create_table = true and update_tsd_info = true and archive = ${str("operator.archive")} and master_node = !ledger_conn and policy = !operator_id`,
       "",
