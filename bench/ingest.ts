@@ -116,16 +116,27 @@ async function filesAll(url: string, home: string, dbms: string, table: string):
   return performance.now() - t0;
 }
 
-function sqliteBaseline(): number {
-  const db = new Sqlite(join(work, "baseline.db"));
+/**
+ * A bare bun:sqlite prepared-insert loop in one transaction: into a plain 4-column table, or
+ * (`shaped`) into a table with the bookkeeping columns and tsd_id index every anylog table has.
+ */
+function sqliteBaseline(shaped: boolean): number {
+  const db = new Sqlite(join(work, `baseline-${shaped}.db`));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
-  db.exec("CREATE TABLE t (id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
-  const insert = db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+  if (shaped) {
+    db.exec("CREATE TABLE t (row_id INTEGER PRIMARY KEY AUTOINCREMENT, insert_timestamp TIMESTAMP NOT NULL, tsd_name CHAR(3), tsd_id INTEGER, id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
+    db.exec("CREATE INDEX t_tsd ON t (tsd_id)");
+  } else db.exec("CREATE TABLE t (id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
+  const insert = shaped
+    ? db.prepare("INSERT INTO t (id, ts, device, value, insert_timestamp, tsd_name, tsd_id) VALUES (?, ?, ?, ?, ?, '0', 1)")
+    : db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+  const now = new Date().toISOString();
   const t0 = performance.now();
   db.transaction(() => {
     for (let i = 0; i < ROWS; i++) {
       const r = row(i);
-      insert.run(r.id, r.ts, r.device, r.value);
+      if (shaped) insert.run(r.id, r.ts, r.device, r.value, now);
+      else insert.run(r.id, r.ts, r.device, r.value);
     }
   })();
   const ms = performance.now() - t0;
@@ -153,7 +164,8 @@ function record(what: string, ms: number, baseMs: number, baseName: string) {
 
 // SQLite
 {
-  const base = sqliteBaseline();
+  const base = sqliteBaseline(false);
+  const shaped = sqliteBaseline(true);
   const home = mkdtempSync(join(work, "sqlite-"));
   const node = await startNode(home, "connect dbms bench where type = sqlite");
   const putMs = await putAll(node.url, "bench", "put_rows");
@@ -162,6 +174,8 @@ function record(what: string, ms: number, baseMs: number, baseName: string) {
   await node.stop();
   record("REST PUT streaming -> SQLite", putMs, base, "bun:sqlite prepared insert loop, 1 transaction");
   record("watch-dir files -> SQLite", fileMs, base, "bun:sqlite prepared insert loop, 1 transaction");
+  record("REST PUT streaming -> SQLite", putMs, shaped, "the same loop into a table of anylog's shape");
+  record("watch-dir files -> SQLite", fileMs, shaped, "the same loop into a table of anylog's shape");
 }
 
 // PostgreSQL

@@ -156,7 +156,9 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
   for (const r of rows) for (const k in r) seen.add(k);
   const keys = [...seen].filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
-  const names = [...keys, "tsd_name", "tsd_id"];
+  // one insert time for the batch: cheaper than the column default evaluated per row
+  const insertedAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+  const names = [...keys, "insert_timestamp", "tsd_name", "tsd_id"];
   const values: unknown[][] = [];
   for (const [i, row] of rows.entries()) {
     const one: unknown[] = [];
@@ -165,7 +167,7 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
       if (!v.ok) return fail("bad_value", `row ${i + 1}: ${v.error.message}`);
       one.push(v.value);
     }
-    one.push("0", tsdId);
+    one.push(insertedAt, "0", tsdId);
     values.push(one);
   }
   const placeholders = `(${names.map(() => "?").join(", ")})`;
