@@ -165,6 +165,11 @@ for (const engine of ["psql", "sqlite"] as const) {
       const counts = await askAll(net, "blockchain get * bring.count");
       expect(counts).toEqual(["4", "4", "4"]);
 
+      // `destination: network` (and `run client ()`) go to the operators the metadata names
+      const viaNetwork = await fetch(`http://127.0.0.1:${net.operator.options.restPort}/`, { headers: { command: "get node name", destination: "network" } });
+      expect(await viaNetwork.text()).toBe("operator-1");
+      expect((await net.publisher.rest("run client () get node name")).text).toBe("operator-1");
+
       // the operator's declaration again (a restart runs the script again): still one operator policy
       expect(await net.operator.stop()).toBe(0);
       await net.restart("operator");

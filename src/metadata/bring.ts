@@ -68,7 +68,7 @@ function valueAt(p: Policy, keys: string[]): unknown {
 const asText = (v: unknown) => (v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
 /** The address peers reach a node at, from its policy. */
-function ipPort(p: Policy): string | undefined {
+export function ipPort(p: Policy): string | undefined {
   const b = body(p);
   const ip = b.ip ?? b.external_ip ?? b.local_ip ?? b.internal_ip;
   return ip !== undefined && b.port !== undefined ? `${String(ip)}:${String(b.port)}` : undefined;

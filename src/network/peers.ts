@@ -6,6 +6,7 @@
 import type { Reply } from "../commands/spec.ts";
 import type { Node } from "../node/node.ts";
 import { type Result, fail, ok } from "../util/result.ts";
+import { ipPort } from "../metadata/bring.ts";
 import { splitAddress } from "./tcp-transport.ts";
 
 /** Seconds to wait for a peer unless the dictionary's `peer_timeout` says otherwise. */
@@ -23,13 +24,27 @@ export function parseDestinations(items: string[]): Result<string[]> {
   return ok([...new Set(peers)]);
 }
 
+/** The network's data nodes, from the metadata: every operator policy's address. */
+export function networkPeers(node: Node): Result<string[]> {
+  const local = node.metadata.local();
+  if (!local.ok) return local;
+  const peers = local.value
+    .select(["operator"], [])
+    .map(ipPort)
+    .filter((a): a is string => a !== undefined);
+  if (peers.length === 0) return fail("not_found", "no destination: the metadata has no operator policies to send the command to; name peers as (ip:port, ...)");
+  return ok([...new Set(peers)]);
+}
+
 /**
- * Runs `command` on every peer. One peer: its reply, or an error naming it. Several: an
+ * Runs `command` on every peer (no peers: the network's operators, from the metadata). One peer: its reply, or an error naming it. Several: an
  * object of peer to reply, where a failed peer has `{ "error": ... }`; an error if all failed.
  */
 export async function runOnPeers(node: Node, peers: string[], command: string): Promise<Result<Reply>> {
   if (peers.length === 0) {
-    return fail("bad_value", "no destination: name the peers as (ip:port, ...); finding them from the metadata comes with the metadata layer");
+    const found = networkPeers(node);
+    if (!found.ok) return found;
+    peers = found.value;
   }
   const from = `${node.name}@${node.dictionary.lookup("ip") ?? ""}`;
   const timeout = peerTimeoutMs(node);
