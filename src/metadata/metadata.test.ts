@@ -158,3 +158,24 @@ ledgerContract("psql", async () => {
   if (!r.ok) throw new Error(r.error.message);
   return r.value;
 });
+
+describe("connect dbms", () => {
+  test("a PostgreSQL address that cannot be one is refused before any connection", async () => {
+    const nd = node();
+    const bad = await nd.execute("connect dbms x where type = psql and ip = 127.0 : .0.1");
+    expect(!bad.ok && bad.error.message).toBe("'connect dbms' ip '127.0 : .0.1' is not a host name or address");
+    const port = await nd.execute("connect dbms x where type = psql and ip = 127.0.0.1 and port = 99999");
+    expect(!port.ok && port.error.message).toBe("'connect dbms' port 99999 is out of range (1-65535)");
+  });
+  test("the three forms of the seeds, and connecting twice changes nothing", async () => {
+    const nd = node({ db_type: "sqlite", db_conn: "u@127.0.0.1:p", db_port: "5432" });
+    for (const c of ["connect dbms a1 where type = sqlite", "connect dbms sqlite a2 where memory = true", "connect dbms !db_type !db_conn !db_port a3", "connect dbms a1 where type = sqlite"]) {
+      const r = await nd.execute(c);
+      expect(r.ok, c).toBe(true);
+    }
+    const list = await nd.execute("get databases where format = json");
+    expect(list.ok && (list.value as Array<{ dbms: string }>).map((d) => d.dbms)).toEqual(["a1", "a2", "a3"]);
+    const conflict = await nd.execute("connect dbms a1 where type = psql and user = x");
+    expect(conflict.ok).toBe(false);
+  });
+});

@@ -56,6 +56,10 @@ export function connectOptions(args: Args, directory: string): Result<ConnectOpt
   const engine = ENGINES[(type ?? "sqlite").toLowerCase()];
   if (!engine) return fail("bad_option", `'connect dbms' type '${type}' is not one of sqlite, psql, mongo`);
   if (engine === "mongo") return fail("unavailable", "MongoDB blobs databases are not in this build yet (the blobs work)");
+  if (engine === "psql" && !memory) {
+    if (host !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:]+\]?$/.test(host)) return fail("bad_option", `'connect dbms' ip '${host}' is not a host name or address`);
+    if (port !== undefined && (port < 1 || port > 65535)) return fail("bad_option", `'connect dbms' port ${port} is out of range (1-65535)`);
+  }
   // an in-memory database is always SQLite (AnyLog's system_query)
   return ok({ name, engine: memory ? "sqlite" : engine, directory, memory, host, port, user, password });
 }
