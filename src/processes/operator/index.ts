@@ -78,6 +78,8 @@ class Operator implements NodeProcess {
   private started?: Date;
   private buffers?: StreamingBuffers;
   private rescanTimer?: ReturnType<typeof setInterval>;
+  /** Ends a start that waits for the watcher (set only while start waits). */
+  private abortStart?: () => void;
   /** Files in the watch directory the watcher has not reported, with their size and time at the last listing. */
   private unreported = new Map<string, string>();
 
@@ -126,7 +128,12 @@ class Operator implements NodeProcess {
     });
     this.watcher.on("add", (path: string) => this.enqueue(path));
     this.watcher.on("error", (e: unknown) => this.node.log.error(`Operator: watching ${s.watchDir} failed: ${e instanceof Error ? e.message : String(e)}`));
-    await new Promise<void>((ready) => this.watcher!.once("ready", () => ready()));
+    const ready = await new Promise<boolean>((resolve) => {
+      this.abortStart = () => resolve(false);
+      this.watcher!.once("ready", () => resolve(true));
+    });
+    this.abortStart = undefined;
+    if (!ready) return fail("unavailable", "the operator was stopped while it was starting");
     this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
     this.node.ingest = this.restIngest();
     return ok(this.details());
@@ -320,6 +327,7 @@ class Operator implements NodeProcess {
   }
 
   async stop(): Promise<void> {
+    this.abortStart?.(); // a stop while the watcher is not ready yet must not leave start waiting
     this.node.ingest = undefined;
     clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
