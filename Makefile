@@ -28,7 +28,7 @@ run: deps
 
 # typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN)
 test: debs deps typecheck $(NATIVE)
-	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test
+	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test --timeout 60000
 
 typecheck: deps
 	node_modules/.bin/tsc --noEmit
