@@ -11,11 +11,12 @@
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PostgresServer } from "../test/support/postgres.ts";
+import { report } from "./report.ts";
 
 const root = join(import.meta.dir, "..");
 const arch = process.arch === "arm64" ? "arm64" : "x64";
@@ -201,13 +202,10 @@ if (pg) {
 }
 rmSync(work, { recursive: true, force: true });
 
-const table = ["| path | anylog | baseline | ratio |", "| --- | ---: | ---: | ---: |", ...results.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-console.log(table);
-if (process.argv.includes("--record")) {
-  const machine = `${new Date().toISOString().slice(0, 10)}, \`nproc\` ${cpus().length}, ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, bun ${Bun.version}`;
-  appendFileSync(
-    join(import.meta.dir, "RESULTS.md"),
-    `\n## ingest (bench/ingest.ts)\n\n${machine}. Command: \`bun bench/ingest.ts --record\`. ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored). Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).\n\n${table}\n`,
-  );
-}
+report(
+  "ingest (bench/ingest.ts)",
+  `Command: \`bun bench/ingest.ts --record\`. ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored). Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).`,
+  ["path", "anylog", "baseline", "ratio"],
+  results,
+);
 process.exit(0);

@@ -9,14 +9,15 @@
  *    sync can avoid).
  * `--record` appends the table to bench/RESULTS.md.
  */
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Node } from "../src/node/node.ts";
 import { LocalCopy } from "../src/metadata/local-copy.ts";
 import { insertPolicy } from "../src/metadata/master-ledger.ts";
 import { type Policy, preparePolicy } from "../src/metadata/policy.ts";
 import { writeFileAtomic } from "../src/util/atomic-file.ts";
+import { report } from "./report.ts";
 
 const work = mkdtempSync(join(tmpdir(), "anylog-bench-md-"));
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
@@ -105,13 +106,10 @@ const rows = [
   ["sync of 10,000 new policies (pull + apply + write copy)", ms(syncMs), `${ms(baseMs)} (JSON.parse + atomic write)`, `${(syncMs / baseMs).toFixed(2)}x`],
   ["master: 10,000 ledger inserts in one transaction (SQLite)", ms(insertMs), "", ""],
 ];
-const table = ["| figure | anylog | baseline | ratio |", "| --- | ---: | ---: | ---: |", ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-console.log(table);
-if (process.argv.includes("--record")) {
-  const machine = `${new Date().toISOString().slice(0, 10)}, \`nproc\` ${cpus().length}, ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, bun ${Bun.version}`;
-  appendFileSync(
-    join(import.meta.dir, "RESULTS.md"),
-    `\n## metadata (bench/metadata.ts)\n\n${machine}. Command: \`bun bench/metadata.ts --record\`. ${LOOKUPS} look-ups of random names through \`node.execute\` (the whole command path); baseline scans of the same array in the same run.\n\n${table}\n`,
-  );
-}
+report(
+  "metadata (bench/metadata.ts)",
+  `Command: \`bun bench/metadata.ts --record\`. ${LOOKUPS} look-ups of random names through \`node.execute\` (the whole command path); baseline scans of the same array in the same run.`,
+  ["figure", "anylog", "baseline", "ratio"],
+  rows,
+);
 process.exit(0);
