@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PostgresServer } from "../test/support/postgres.ts";
-import { report } from "./report.ts";
+import { report } from "./lib/report.ts";
 
 const root = join(import.meta.dir, "..");
 const arch = process.arch === "arm64" ? "arm64" : "x64";

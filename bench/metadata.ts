@@ -17,7 +17,7 @@ import { LocalCopy } from "../src/metadata/local-copy.ts";
 import { insertPolicy } from "../src/metadata/master-ledger.ts";
 import { type Policy, preparePolicy } from "../src/metadata/policy.ts";
 import { writeFileAtomic } from "../src/util/atomic-file.ts";
-import { report } from "./report.ts";
+import { report } from "./lib/report.ts";
 
 const work = mkdtempSync(join(tmpdir(), "anylog-bench-md-"));
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

@@ -15,6 +15,6 @@ export function report(title: string, intro: string, header: string[], rows: str
   const table = [`| ${header.join(" | ")} |`, `| --- |${" ---: |".repeat(header.length - 1)}`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
   console.log(table);
   if (process.argv.includes("--record")) {
-    appendFileSync(join(import.meta.dir, "RESULTS.md"), `\n## ${title}\n\n${machineLine()}. ${intro}\n\n${table}\n`);
+    appendFileSync(join(import.meta.dir, "..", "RESULTS.md"), `\n## ${title}\n\n${machineLine()}. ${intro}\n\n${table}\n`);
   }
 }
