@@ -33,8 +33,59 @@ export interface IngestOptions {
   master?: string;
 }
 
-/** Stores units into `dbms.table`; one outcome per unit, in order. */
+/**
+ * Hashes being stored by this process, per node. A claim still `processing` is taken to be
+ * left by a crash, so two writers of one hash in the same process (a PUT sent again while
+ * the first is still being written, the same body twice in one streaming buffer, a
+ * file-mode and a streaming PUT of the same data) must not both hold it: the later waits.
+ */
+const inFlight = new WeakMap<Node, Map<string, Promise<void>>>();
+
+/** Stores units into `dbms.table`; one outcome per unit, in order. The same data twice is stored once. */
 export async function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
+  if (!options.updateTsdInfo) return storeUnits(node, dbms, table, units, options);
+  // one unit per hash; a repeat gets the first one's outcome, as a duplicate when it was stored
+  const firstOf = new Map<string, number>();
+  const unique: IngestUnit[] = [];
+  const index = units.map((u) => {
+    let i = firstOf.get(u.hash);
+    if (i === undefined) {
+      i = unique.push(u) - 1;
+      firstOf.set(u.hash, i);
+    }
+    return i;
+  });
+  let busy = inFlight.get(node);
+  if (!busy) inFlight.set(node, (busy = new Map()));
+  for (;;) {
+    const others = unique.flatMap((u) => busy.get(u.hash) ?? []);
+    if (others.length === 0) break;
+    await Promise.all(others);
+  }
+  let release = () => {};
+  const mine = new Promise<void>((done) => (release = done));
+  for (const u of unique) busy.set(u.hash, mine);
+  try {
+    const r = await storeUnits(node, dbms, table, unique, options);
+    if (!r.ok) return r;
+    const answered = new Set<number>();
+    return ok(
+      index.map((i): UnitOutcome => {
+        const o = r.value[i]!;
+        if (!answered.has(i)) {
+          answered.add(i);
+          return o;
+        }
+        return o.status === "stored" ? { ...o, status: "duplicate" } : o;
+      }),
+    );
+  } finally {
+    for (const u of unique) if (busy.get(u.hash) === mine) busy.delete(u.hash);
+    release();
+  }
+}
+
+async function storeUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
   const data = node.databases.require(dbms);
   if (!data.ok) return data;
   const tsd = options.updateTsdInfo ? await requireTsdInfo(node.databases.get(TSD_DBMS)) : undefined;
