@@ -49,7 +49,7 @@ export const TSD_INFO = {
     dbms_name: { kind: "text", notNull: true, doc: "logical database of the rows" },
     table_name: { kind: "text", notNull: true, doc: "table of the rows" },
     source: { kind: "text", doc: "device or source segment of the file name" },
-    file_hash: { kind: "text", notNull: true, unique: true, doc: "md5 of the file content: a second file with it is a duplicate" },
+    file_hash: { kind: "text", notNull: true, unique: true, doc: "md5 of \"<dbms>.<table>\\n<content>\": the same data for the same table again is a duplicate" },
     instructions: { kind: "text", doc: "mapping instructions id of the file name" },
     file_time: { kind: "text", notNull: true, doc: "when the file was stored (ISO 8601)" },
     rows: { kind: "int", notNull: true, doc: "rows inserted from the file" },
