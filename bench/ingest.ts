@@ -145,12 +145,21 @@ function sqliteBaseline(shaped: boolean): number {
   return ms;
 }
 
-async function pgBaseline(port: number): Promise<number> {
+/** The `postgres` package's multi-row insert in one transaction: into a plain table, or (`shaped`) one of anylog's shape. */
+async function pgBaseline(port: number, shaped: boolean): Promise<number> {
   const sql = postgres({ host: "127.0.0.1", port, username: "postgres", database: "postgres", onnotice: () => {} });
-  await sql`CREATE TABLE baseline (id BIGINT, ts TIMESTAMP, device VARCHAR, value DOUBLE PRECISION)`;
+  const name = shaped ? "baseline_shaped" : "baseline";
+  if (shaped) {
+    await sql.unsafe(`CREATE TABLE ${name} (row_id BIGSERIAL PRIMARY KEY, insert_timestamp TIMESTAMP NOT NULL DEFAULT NOW(), tsd_name CHAR(3), tsd_id BIGINT, id BIGINT, ts TIMESTAMP, device VARCHAR, value DOUBLE PRECISION)`);
+    await sql.unsafe(`CREATE INDEX ${name}_tsd ON ${name} (tsd_id)`);
+  } else await sql.unsafe(`CREATE TABLE ${name} (id BIGINT, ts TIMESTAMP, device VARCHAR, value DOUBLE PRECISION)`);
+  const now = new Date().toISOString();
   const t0 = performance.now();
   await sql.begin(async (tx) => {
-    for (let b = 0; b < ROWS; b += PER_PUT) await tx`INSERT INTO baseline ${tx(Array.from({ length: PER_PUT }, (_, k) => row(b + k)))}`;
+    for (let b = 0; b < ROWS; b += PER_PUT) {
+      const rows = Array.from({ length: PER_PUT }, (_, k) => (shaped ? { ...row(b + k), insert_timestamp: now, tsd_name: "0", tsd_id: 1 } : row(b + k)));
+      await tx`INSERT INTO ${tx(name)} ${tx(rows)}`;
+    }
   });
   const ms = performance.now() - t0;
   await sql.end();
@@ -188,7 +197,8 @@ try {
 }
 if (pg) {
   try {
-    const base = await pgBaseline(pg.port);
+    const base = await pgBaseline(pg.port, false);
+    const shaped = await pgBaseline(pg.port, true);
     const home = mkdtempSync(join(work, "pg-"));
     const node = await startNode(home, `connect dbms bench where type = psql and ip = 127.0.0.1 and port = ${pg.port} and user = postgres`);
     const putMs = await putAll(node.url, "bench", "put_rows");
@@ -196,6 +206,8 @@ if (pg) {
     await node.stop();
     record("REST PUT streaming -> PostgreSQL", putMs, base, "postgres multi-row insert, 1 transaction");
     record("watch-dir files -> PostgreSQL", fileMs, base, "postgres multi-row insert, 1 transaction");
+    record("REST PUT streaming -> PostgreSQL", putMs, shaped, "the same into a table of anylog's shape");
+    record("watch-dir files -> PostgreSQL", fileMs, shaped, "the same into a table of anylog's shape");
   } finally {
     await pg.stop();
   }
