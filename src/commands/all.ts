@@ -13,4 +13,3 @@ import "../storage/commands.ts";
 import "../metadata/commands.ts";
 import "../query/commands.ts";
 import "../ingest/commands.ts";
-import "./not-yet-built.ts";
