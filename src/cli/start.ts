@@ -3,11 +3,13 @@
  * `anylog start`: dictionary defaults, `--set` values, the role file's command sequence,
  * then `--script`. With no role file, a script of one's own says what the node is; with
  * neither, the embedded default role runs. A console prompt when stdin is a terminal; a
- * clean stop on SIGTERM, SIGINT or `exit node`.
+ * clean stop on SIGTERM, SIGINT or `exit node`. Under a systemd unit, systemd hears when
+ * start-up is done and when the node stops (node/systemd.ts).
  */
 import { createInterface } from "node:readline";
 import { runScript } from "../language/interpreter.ts";
 import { Node } from "../node/node.ts";
+import { serviceManager, unitRoleMismatch, upStatus } from "../node/systemd.ts";
 import { DEFAULT_ROLE_FILE } from "../role/default.ts";
 import { checkRole, roleFilePath, roleScript } from "../role/role.ts";
 import { queryPool } from "../processes/query-pool/index.ts";
@@ -15,8 +17,6 @@ import { logger } from "../util/log.ts";
 import { printReply } from "./output.ts";
 
 const log = logger("start");
-
-const reportError = (where: string, message: string) => process.stderr.write(`${where}: ${message}\n`);
 
 export async function start(options: { config?: string; script?: string; set: Record<string, string> }): Promise<number> {
   const roleFile = roleFilePath(options.config);
@@ -28,9 +28,23 @@ export async function start(options: { config?: string; script?: string; set: Re
       return 2;
     }
     role = { file: roleFile ?? DEFAULT_ROLE_FILE, script: roleScript(checked.value, new Set(Object.keys(options.set))) };
+    const mismatch = unitRoleMismatch(checked.value.roles, role.file);
+    if (mismatch) {
+      process.stderr.write(`${mismatch}\n`);
+      return 2;
+    }
   }
+  const service = serviceManager();
+  let failedLines = 0;
+  const reportError = (where: string, message: string) => {
+    failedLines++;
+    process.stderr.write(`${where}: ${message}\n`);
+  };
   const node = new Node({ set: options.set });
-  const stop = (signal: string) => void node.shutdown(signal);
+  const stop = (signal: string) => {
+    service.stopping(`stopping (${signal})`);
+    void node.shutdown(signal);
+  };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 
@@ -51,9 +65,11 @@ export async function start(options: { config?: string; script?: string; set: Re
   await Promise.race([startup, node.untilStopped()]);
   if (!node.isStopping) {
     log.info(`node '${node.name}' is up`);
+    service.ready(upStatus(node, failedLines));
     if (process.stdin.isTTY) console_(node);
   }
   await node.untilStopped();
+  service.stopping("stopped"); // after `exit node`: systemd learns the exit is meant
   log.info("stopped");
   return 0;
 }
