@@ -6,8 +6,10 @@ ARCH   := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
 NATIVE := dist/anylog-linux-$(ARCH)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DEBS   := postgresql mosquitto mosquitto-clients curl
+# test/systemd.test.ts needs systemd-analyze
+DEBS   += systemd
 
-.PHONY: run test build bench clean deps debs typecheck FORCE
+.PHONY: run test build bench clean deps debs typecheck units FORCE
 
 # npm dependencies (and bun itself when none is on PATH); npm ci keeps the lock file's versions
 node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
@@ -26,9 +28,12 @@ debs:
 run: deps
 	$(BUN) src/main.ts start
 
-# typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN)
+# typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN).
+# The test files are looked for in src/ and test/ only: build/ holds image root file systems
+# (absolute symlinks into this machine's /), and bun's search of the whole tree wanders into
+# them and crashes or hangs.
 test: debs deps typecheck $(NATIVE)
-	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test --timeout 60000
+	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test --timeout 60000 ./src ./test
 
 typecheck: deps
 	node_modules/.bin/tsc --noEmit
@@ -38,6 +43,10 @@ build: dist/anylog-linux-x64 dist/anylog-linux-arm64
 dist/anylog-linux-%: FORCE | deps
 	$(BUN) build --compile --target=bun-linux-$* src/main.ts --outfile $@ \
 	  --define ANYLOG_COMMIT='"$(COMMIT)"' --define ANYLOG_TARGET='"linux-$*"'
+
+# the four role units from their one template (systemd/anylog.service.in); commit the result
+units: deps
+	$(BUN) systemd/generate.ts
 
 # every benchmark in bench/, against this machine's executable
 bench: deps $(NATIVE)
