@@ -6,10 +6,13 @@ ARCH   := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
 NATIVE := dist/anylog-linux-$(ARCH)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DEBS   := postgresql mosquitto mosquitto-clients curl
-# test/systemd.test.ts needs systemd-analyze
-DEBS   += systemd
+# test/systemd.test.ts needs systemd-analyze; on x86_64, test/arm64.test.ts runs the ARM64
+# executable under qemu user mode with Debian's arm64 libc (ARM64_ROOT)
+DEBS   += systemd $(if $(filter x64,$(ARCH)),qemu-user-static)
+ARM64_ROOT := build/arm64-root
+CROSS  := $(if $(filter x64,$(ARCH)),dist/anylog-linux-arm64 arm64-root)
 
-.PHONY: run test build bench clean deps debs typecheck units FORCE
+.PHONY: run test build bench clean deps debs typecheck units arm64-root FORCE
 
 # npm dependencies (and bun itself when none is on PATH); npm ci keeps the lock file's versions
 node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
@@ -28,11 +31,12 @@ debs:
 run: deps
 	$(BUN) src/main.ts start
 
-# typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN).
-# The test files are looked for in src/ and test/ only: build/ holds image root file systems
-# (absolute symlinks into this machine's /), and bun's search of the whole tree wanders into
-# them and crashes or hangs.
-test: debs deps typecheck $(NATIVE)
+# typecheck, compile this machine's executable, run the whole suite against it (ANYLOG_BIN);
+# on x86_64 also the ARM64 executable and its libc, for the test under qemu. The test files are
+# looked for in src/ and test/ only: build/ holds image root file systems (absolute symlinks
+# into this machine's /), and bun's search of the whole tree wanders into them and crashes or
+# hangs.
+test: debs deps typecheck $(NATIVE) $(CROSS)
 	ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) test --timeout 60000 ./src ./test
 
 typecheck: deps
@@ -47,6 +51,21 @@ dist/anylog-linux-%: FORCE | deps
 # the four role units from their one template (systemd/anylog.service.in); commit the result
 units: deps
 	$(BUN) systemd/generate.ts
+
+# an arm64 libc for qemu-aarch64 -L: libc6:arm64 (all the executable's NEEDED libraries, see
+# readelf -d) fetched with apt-get download into build/, through a private apt state so the
+# machine's apt sources and architectures stay as they are; no root needed
+arm64-root: $(ARM64_ROOT)/lib/ld-linux-aarch64.so.1
+APT_ARM64 := -o Dir::State::Lists=$(CURDIR)/build/apt-arm64/lists -o Dir::Cache=$(CURDIR)/build/apt-arm64/cache \
+  -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root -o Acquire::Languages=none
+$(ARM64_ROOT)/lib/ld-linux-aarch64.so.1:
+	@if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then \
+	  echo "no apt-get/dpkg-deb: no arm64 libc in $(ARM64_ROOT); the ARM64 test will be skipped" >&2; exit 0; fi; \
+	rm -rf build/apt-arm64 $(ARM64_ROOT) && mkdir -p build/apt-arm64/lists/partial build/apt-arm64/cache/archives/partial && \
+	apt-get -qq $(APT_ARM64) update && (cd build/apt-arm64 && apt-get -qq $(APT_ARM64) download libc6:arm64) && \
+	dpkg-deb -x build/apt-arm64/libc6_*_arm64.deb $(ARM64_ROOT).tmp && mv $(ARM64_ROOT).tmp $(ARM64_ROOT) && \
+	echo "arm64 libc in $(ARM64_ROOT): $$(cd build/apt-arm64 && ls libc6_*_arm64.deb)" || \
+	{ rm -rf $(ARM64_ROOT).tmp; echo "could not fetch libc6:arm64: the ARM64 test will be skipped" >&2; }
 
 # every benchmark in bench/, against this machine's executable
 bench: deps $(NATIVE)
