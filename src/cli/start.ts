@@ -79,12 +79,17 @@ function console_(node: Node): void {
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: `AL ${node.name} +> ` });
   const ctx = node.context("console", printReply);
   rl.prompt();
-  rl.on("line", async (line) => {
-    const result = await node.execute(line, ctx);
-    if (result.ok) printReply(result.value);
-    else process.stdout.write(`Error: ${result.error.message}\n`);
-    if (!node.isStopping) rl.prompt();
+  // lines run one after another, in the order typed (or pasted)
+  let previous: Promise<void> = Promise.resolve();
+  rl.on("line", (line) => {
+    previous = previous.then(async () => {
+      if (node.isStopping) return;
+      const result = await node.execute(line, ctx);
+      if (result.ok) printReply(result.value);
+      else process.stdout.write(`Error: ${result.error.message}\n`);
+      if (!node.isStopping) rl.prompt();
+    });
   });
-  rl.on("close", () => void node.shutdown("console closed"));
+  rl.on("close", () => void previous.then(() => node.shutdown("console closed"))); // typed lines finish first
   void node.untilStopped().then(() => rl.close());
 }
