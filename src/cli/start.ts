@@ -41,12 +41,10 @@ export async function start(options: { config?: string; script?: string; set: Re
     process.stderr.write(`${where}: ${message}\n`);
   };
   const node = new Node({ set: options.set });
-  const stop = (signal: string) => {
-    service.stopping(`stopping (${signal})`);
-    void node.shutdown(signal);
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  // systemd hears STOPPING=1 as shutdown begins, whatever began it (a signal, `exit node`)
+  node.onStopping((reason) => service.stopping(`stopping (${reason})`));
+  process.on("SIGTERM", () => void node.shutdown("SIGTERM"));
+  process.on("SIGINT", () => void node.shutdown("SIGINT"));
 
   await queryPool(node).start();
   const startup = (async () => {
@@ -69,7 +67,6 @@ export async function start(options: { config?: string; script?: string; set: Re
     if (process.stdin.isTTY) console_(node);
   }
   await node.untilStopped();
-  service.stopping("stopped"); // after `exit node`: systemd learns the exit is meant
   log.info("stopped");
   return 0;
 }

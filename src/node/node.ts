@@ -56,6 +56,12 @@ export class Node {
   readonly restTopics = new Map<string, TopicHandler>();
   private stopping?: Promise<void>;
   private readonly exitWaiters: Array<() => void> = [];
+  private readonly stoppingListeners: Array<(reason: string) => void> = [];
+
+  /** Calls `listener` once, when shutdown begins (before any process stops). */
+  onStopping(listener: (reason: string) => void): void {
+    this.stoppingListeners.push(listener);
+  }
 
   constructor(options: NodeOptions = {}) {
     const env = options.env ?? process.env;
@@ -100,6 +106,7 @@ export class Node {
   shutdown(reason: string): Promise<void> {
     if (!this.stopping) {
       this.log.info(`shutting down: ${reason}`);
+      for (const listener of this.stoppingListeners.splice(0)) listener(reason);
       this.stopping = this.processes.stopAll().then(async () => {
         await this.peers.close();
         await this.databases.closeAll();
