@@ -71,6 +71,20 @@ $(ARM64_ROOT)/lib/ld-linux-aarch64.so.1:
 bench: deps $(NATIVE)
 	for f in bench/*.ts; do ANYLOG_BIN=$(CURDIR)/$(NATIVE) $(BUN) $$f || exit 1; done
 
+# flashable appliance images (appliance/image/, as root): dist/anylog-amd64.img.zst (GPT, ESP with
+# systemd-boot, ext4 root) and dist/anylog-rpi-arm64.img.zst (MBR, RASPIFIRM + RASPIROOT), each with
+# a .sha256. The Debian layer is cached in build/image/<target>; IMAGES=amd64 builds one of them.
+IMAGES ?= amd64 rpi-arm64
+image-deps:
+	appliance/image/host-deps.sh $(IMAGES)
+image: image-deps build
+	for t in $(IMAGES); do appliance/image/build.sh $$t || exit 1; done
+
+# boot each image under qemu (TCG): anylog-operator answers on the forwarded REST port, then a
+# role change; IMAGE_TEST_FLAGS=--record appends sizes and boot times to bench/RESULTS.md
+image-test: image
+	for t in $(IMAGES); do $(BUN) appliance/image/image-test.ts $$t $(IMAGE_TEST_FLAGS) || exit 1; done
+
 # remove build output and test leftovers (node_modules stays: it holds bun)
 clean:
 	rm -rf dist build .anylog-test

@@ -1,0 +1,408 @@
+/**
+ * @module appliance/image/image-test
+ * `make image-test`: boots a built appliance image under qemu (TCG, no KVM) and checks it from
+ * the host the way a user would, over the REST port (user-mode networking, forwarded to
+ * 127.0.0.1 only).
+ *
+ *   bun appliance/image/image-test.ts amd64|rpi-arm64 [--record]
+ *
+ * amd64:     qemu-system-x86_64 -M q35, OVMF (Debian `ovmf`): firmware -> systemd-boot on the ESP
+ *            -> the kernel and initramfs kernel-install put there -> the ext4 root.
+ * rpi-arm64: qemu-system-aarch64 -M virt. A Raspberry Pi's GPU firmware cannot run on virt and
+ *            RASPIFIRM holds no EFI loader, so the test boots the kernel and initramfs the image
+ *            carries in RASPIFIRM (read out with mtools) with the root= of the image's own
+ *            cmdline.txt, on the image's RASPIROOT: the same root file system a Pi boots.
+ *
+ * Every run starts from the compressed image in dist/ (its .sha256 checked), boots a fresh
+ * copy-on-write overlay (1 GiB larger than the image, so first-boot growroot has work), and
+ * checks replies that carry a per-run nonce, so nothing left by an earlier boot can make a run
+ * pass:
+ *   1. `get status` answers on the role file's REST port: anylog-operator started at boot
+ *      (boot-to-REST-ready time measured from qemu's start);
+ *   2. through qemu-guest-agent (the one-shot channel the test controls): a drop-in gives the
+ *      units NODE_NAME=<nonce> (INTERFACE §1: EdgeLake variables override the role file), the
+ *      operator restarts, and `get status` names the node <nonce>-operator, with Operator
+ *      running; the root file system has grown to the disk;
+ *   3. the role change of INTERFACE §5: node.yaml's role becomes publisher,
+ *      `systemctl restart anylog-publisher` (the units conflict, so the operator stops), and
+ *      `get processes` shows Publisher running and no Operator, from node <nonce>-publisher.
+ * With --record, the boot-to-REST-ready time and image sizes go to bench/RESULTS.md.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createConnection } from "node:net";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+
+const target = process.argv[2];
+const record = process.argv.includes("--record");
+if (target !== "amd64" && target !== "rpi-arm64") {
+  console.error("usage: bun appliance/image/image-test.ts amd64|rpi-arm64 [--record]");
+  process.exit(2);
+}
+const top = resolve(import.meta.dir, "../..");
+const dist = join(top, "dist");
+const work = join(top, "build", "image-test", target);
+const image = `anylog-${target}.img`;
+const nonce = `t${randomBytes(4).toString("hex")}`;
+const t0 = performance.now();
+const elapsed = () => ((performance.now() - t0) / 1000).toFixed(1);
+const say = (msg: string) => console.error(`[image-test ${target} ${elapsed()}s] ${msg}`);
+
+/** REST ports of INTERFACE §4, each forwarded from a free 127.0.0.1 port. */
+const ROLE_REST = { master: 32049, operator: 32149, publisher: 32249, query: 32349 } as const;
+
+function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: opts.cwd, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+function writeText(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The host's own executable (the role file's plan and reference processes). */
+const native = join(dist, `anylog-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
+
+/**
+ * The processes a role file gives on the host: `anylog start --config FILE` on loopback with
+ * free ports and a throw-away ANYLOG_HOME, `get processes` once the node says it is up.
+ */
+async function hostProcesses(config: string): Promise<Record<string, { Status: string }>> {
+  const home = join(work, "host-node");
+  mkdirSync(home, { recursive: true });
+  const [tcp, restPort] = [await freePort(), await freePort()];
+  const sets = { anylog_server_port: tcp, anylog_rest_port: restPort, external_ip: "127.0.0.1", ip: "127.0.0.1" };
+  const env: Record<string, string | undefined> = { ...process.env, ANYLOG_HOME: home };
+  delete env.NODE_NAME;
+  delete env.ANYLOG_CONFIG;
+  const node = spawn(native, ["start", "--config", config, ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`])], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const up = new Promise<void>((ok) => {
+    const seen = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/node '.*' is up/.test(output)) ok();
+    };
+    node.stdout!.on("data", seen);
+    node.stderr!.on("data", seen);
+  });
+  try {
+    await Promise.race([up, sleep(60_000).then(() => Promise.reject(new Error(`the host node did not come up:\n${output}`)))]);
+    const reply = await rest(restPort, "get processes where format=json");
+    if (!reply) throw new Error(`the host node gave no processes:\n${output}`);
+    return reply;
+  } finally {
+    node.kill("SIGTERM");
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One REST command to the guest through a forwarded port: the parsed JSON reply, or undefined. */
+async function rest(port: number, command: string): Promise<any> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { command }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return undefined;
+    return JSON.parse(await res.text());
+  } catch {
+    return undefined;
+  }
+}
+
+/** qemu-guest-agent over its chardev socket: one JSON command per line, one reply per line. */
+class GuestAgent {
+  private buffer = "";
+  private waiting: ((line: string) => void)[] = [];
+  private constructor(private socket: ReturnType<typeof createConnection>) {
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.buffer += chunk;
+      for (let i = this.buffer.indexOf("\n"); i >= 0; i = this.buffer.indexOf("\n")) {
+        const line = this.buffer.slice(0, i).trim();
+        this.buffer = this.buffer.slice(i + 1);
+        if (line) this.waiting.shift()?.(line);
+      }
+    });
+  }
+
+  static async connect(path: string): Promise<GuestAgent> {
+    const socket = createConnection(path);
+    await new Promise<void>((ok, fail) => socket.once("connect", ok).once("error", fail));
+    return new GuestAgent(socket);
+  }
+
+  private call(execute: string, args?: object, timeoutMs = 10_000): Promise<any> {
+    return new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`guest agent: no reply to ${execute}`)), timeoutMs);
+      this.waiting.push((line) => {
+        clearTimeout(timer);
+        const reply = JSON.parse(line);
+        if (reply.error) fail(new Error(`guest agent ${execute}: ${reply.error.desc}`));
+        else ok(reply.return);
+      });
+      this.socket.write(`${JSON.stringify({ execute, ...(args ? { arguments: args } : {}) })}\n`);
+    });
+  }
+
+  /** guest-sync until the agent answers with our id (it may be starting, or hold old output). */
+  async sync(deadline: number): Promise<void> {
+    for (let id = 1; performance.now() < deadline; id++) {
+      const ours = Math.floor(Math.random() * 1e9);
+      try {
+        this.waiting = [];
+        this.buffer = "";
+        const got = await this.call("guest-sync", { id: ours }, 3000);
+        if (got === ours) return;
+      } catch {
+        await sleep(1000);
+      }
+    }
+    throw new Error("guest agent did not answer (is qemu-guest-agent in the image?)");
+  }
+
+  /** Runs a shell command in the guest as root: exit code and output. */
+  async sh(script: string, timeoutMs = 120_000): Promise<{ code: number; out: string }> {
+    const { pid } = await this.call("guest-exec", { path: "/bin/sh", arg: ["-c", script], "capture-output": true });
+    const end = performance.now() + timeoutMs;
+    while (performance.now() < end) {
+      const s = await this.call("guest-exec-status", { pid });
+      if (s.exited) {
+        const text = (b64?: string) => (b64 ? Buffer.from(b64, "base64").toString("utf8") : "");
+        return { code: s.exitcode ?? -1, out: text(s["out-data"]) + text(s["err-data"]) };
+      }
+      await sleep(500);
+    }
+    throw new Error(`guest command did not end in ${timeoutMs / 1000} s: ${script}`);
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = performance.now() + timeoutMs;
+  while (performance.now() < end) {
+    const got = await probe();
+    if (got !== undefined) return got;
+    if (qemu.exitCode !== null || qemu.signalCode !== null) throw new Error(`qemu exited (${qemu.exitCode ?? qemu.signalCode}) while waiting for ${what}`);
+    await sleep(500);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+// ---- the disk: the shipped artifact, checked, decompressed, under a fresh overlay -----------------
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const zst = join(dist, `${image}.zst`);
+if (!existsSync(zst)) throw new Error(`${zst} is missing: make image`);
+run("sha256sum", ["--check", "--quiet", `${image}.zst.sha256`], { cwd: dist });
+const raw = join(work, image);
+run("zstd", ["-q", "-d", "-f", zst, "-o", raw]);
+const rawSize = statSync(raw).size;
+const overlay = join(work, "overlay.qcow2");
+run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", raw, overlay, String(rawSize + (1 << 30))]);
+say(`${image}: ${(rawSize / 2 ** 20).toFixed(0)} MiB raw, ${(statSync(zst).size / 2 ** 20).toFixed(0)} MiB compressed; overlay +1 GiB; nonce ${nonce}`);
+
+// ---- qemu ------------------------------------------------------------------------------------------
+const ports: Record<string, number> = {};
+for (const role of Object.keys(ROLE_REST)) ports[role] = await freePort();
+const hostfwd = Object.entries(ROLE_REST).map(([role, guest]) => `hostfwd=tcp:127.0.0.1:${ports[role]}-:${guest}`).join(",");
+const qga = join(work, "qga.sock");
+const consoleLog = join(work, "console.log");
+const common = [
+  "-smp", String(Math.min(2, cpus().length)), "-m", "1024", "-display", "none", "-monitor", "none", "-no-reboot",
+  "-serial", `file:${consoleLog}`,
+  "-drive", `file=${overlay},if=virtio,format=qcow2,discard=unmap`,
+  "-netdev", `user,id=net0,${hostfwd}`, "-device", "virtio-net-pci,netdev=net0",
+  "-chardev", `socket,path=${qga},server=on,wait=off,id=qga0`,
+  "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+];
+let cmd: string;
+let args: string[];
+if (target === "amd64") {
+  const vars = join(work, "OVMF_VARS.fd");
+  copyFileSync("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+  cmd = "qemu-system-x86_64";
+  args = [
+    "-machine", "q35,accel=tcg", "-cpu", "max",
+    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+    "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
+    ...common,
+  ];
+} else {
+  // the kernel, initramfs and cmdline.txt from the image's RASPIFIRM partition
+  const table = JSON.parse(run("sfdisk", ["--json", raw])).partitiontable;
+  const fat = table.partitions[0];
+  const fatImage = `${raw}@@${fat.start * 512}`;
+  const files = run("mdir", ["-b", "-i", fatImage, "::/"]).split("\n").map((f) => f.replace(/^::\//, "").trim());
+  const kernel = files.find((f) => /^vmlinuz-/.test(f));
+  const initrd = files.find((f) => /^initrd\.img-/.test(f));
+  if (!kernel || !initrd) throw new Error(`RASPIFIRM holds no vmlinuz-*/initrd.img-*: ${files.join(" ")}`);
+  for (const f of [kernel, initrd, "cmdline.txt"]) run("mcopy", ["-n", "-i", fatImage, `::/${f}`, join(work, f)]);
+  const cmdline = readFileSync(join(work, "cmdline.txt"), "utf8").trim();
+  if (!/root=LABEL=RASPIROOT/.test(cmdline)) throw new Error(`cmdline.txt does not mount RASPIROOT: ${cmdline}`);
+  // the Pi's consoles (ttyS1, tty0) do not exist on virt: its PL011 is ttyAMA0
+  const append = `${cmdline.split(/\s+/).filter((w) => !w.startsWith("console=")).join(" ")} console=ttyAMA0`;
+  say(`RASPIFIRM: ${kernel}, ${initrd}; cmdline: ${append}`);
+  cmd = "qemu-system-aarch64";
+  args = ["-machine", "virt,accel=tcg", "-cpu", "cortex-a72", "-kernel", join(work, kernel), "-initrd", join(work, initrd), "-append", append, ...common];
+}
+writeFileSync(join(work, "qemu.cmd"), [cmd, ...args].map((a) => (/^[\w=,.:/@+-]+$/.test(a) ? a : `'${a}'`)).join(" ") + "\n");
+const qemuStart = performance.now();
+const qemu: ChildProcess = spawn(cmd, args, { stdio: ["ignore", "inherit", "inherit"] });
+const stopQemu = () => {
+  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill("SIGKILL");
+};
+process.on("exit", stopQemu);
+
+let agent: GuestAgent | undefined;
+const results: Record<string, string | number> = {};
+try {
+  // 1. the operator started at boot answers on its REST port
+  const first = await waitFor("get status on a forwarded REST port", 600_000, async () => {
+    for (const [role, port] of Object.entries(ports)) {
+      const reply = await rest(port, "get status where format=json");
+      if (reply?.status === "running") return { role, port, reply };
+    }
+    return undefined;
+  });
+  const readySeconds = (performance.now() - qemuStart) / 1000;
+  results.boot_to_rest = readySeconds;
+  say(`boot to REST ready: ${readySeconds.toFixed(1)} s (guest port ${ROLE_REST[first.role as keyof typeof ROLE_REST]}): ${JSON.stringify(first.reply)}`);
+  if (first.role !== "operator") throw new Error(`the node at boot answers on the ${first.role} REST port, not the operator's`);
+  // REST listens early in the role's sequence; the Operator process comes at its end
+  const up = await waitFor("the Operator process", 180_000, async () => {
+    const r = await rest(ports.operator!, "get status where format=json");
+    return r?.processes?.includes("Operator") ? r : undefined;
+  });
+  results.boot_to_operator = (performance.now() - qemuStart) / 1000;
+  say(`boot to Operator running: ${(results.boot_to_operator as number).toFixed(1)} s: ${JSON.stringify(up)}`);
+
+  // 2. the guest agent: this run's nonce into the units' environment; the operator restarts with it
+  agent = await GuestAgent.connect(qga);
+  await agent.sync(performance.now() + 120_000);
+  const facts = await agent.sh(
+    "systemctl is-enabled anylog-operator; systemctl is-active anylog-operator; id -un $(stat -c %u /var/lib/anylog); " +
+      "anylog version; findmnt -no SOURCE,SIZE /; lsblk -bno SIZE /dev/vda | head -n1; cat /etc/anylog/node.yaml | grep '^role:'",
+  );
+  say(`guest: ${facts.out.trim().replace(/\n/g, " | ")}`);
+  const lines = facts.out.trim().split("\n");
+  if (lines[0] !== "enabled" || lines[1] !== "active" || lines[2] !== "anylog") throw new Error(`unexpected unit state or data owner in the guest:\n${facts.out}`);
+  const rootSize = Number(/\s(\d+(?:\.\d+)?)G\b/.exec(lines[4] ?? "")?.[1] ?? "0");
+  results.root_gib = rootSize;
+  const dropIns = Object.keys(ROLE_REST)
+    .map((role) => `mkdir -p /run/systemd/system/anylog-${role}.service.d && printf '[Service]\\nEnvironment=NODE_NAME=${nonce}-${role}\\n' > /run/systemd/system/anylog-${role}.service.d/image-test.conf`)
+    .join(" && ");
+  const restart = await agent.sh(`${dropIns} && systemctl daemon-reload && systemctl restart anylog-operator`);
+  if (restart.code !== 0) throw new Error(`restarting anylog-operator in the guest failed: ${restart.out}`);
+  const renamed = await waitFor(`node ${nonce}-operator`, 120_000, async () => {
+    const r = await rest(ports.operator!, "get status where format=json");
+    return r?.node_name === `${nonce}-operator` && r.status === "running" ? r : undefined;
+  });
+  say(`anylog-operator restarted by the guest agent: ${JSON.stringify(renamed)}`);
+  if (!renamed.processes?.includes("Operator")) throw new Error("the restarted operator runs no Operator");
+
+  // 3. the role change: node.yaml says query, anylog-query restarts (and stops the operator);
+  // its processes are those the same role file gives on the host
+  const change = await agent.sh(
+    "grep -q '^role: operator$' /etc/anylog/node.yaml && sed -i 's/^role: operator$/role: query/' /etc/anylog/node.yaml && " +
+      "systemctl restart anylog-query && cat /etc/anylog/node.yaml",
+  );
+  if (change.code !== 0) throw new Error(`the role change in the guest failed: ${change.out}`);
+  const edited = change.out;
+  const queryPort = Number(/^anylog_rest_port = (\d+)$/m.exec(run(native, ["plan", "--config", writeText(join(work, "node.yaml"), edited)]))?.[1]);
+  const forward = Object.entries(ROLE_REST).find(([, guest]) => guest === queryPort)?.[0];
+  if (!forward) throw new Error(`the query node's REST port ${queryPort} is not one the test forwards`);
+  const status = await waitFor(`node ${nonce}-query`, 120_000, async () => {
+    const r = await rest(ports[forward]!, "get status where format=json");
+    return r?.node_name === `${nonce}-query` && r.status === "running" ? r : undefined;
+  });
+  const processes = await rest(ports[forward]!, "get processes where format=json");
+  const running = (p: Record<string, { Status: string }>) => Object.keys(p).filter((k) => p[k]!.Status === "Running").sort();
+  const guestRunning = running(processes ?? {});
+  const hostRunning = running(await hostProcesses(join(work, "node.yaml")));
+  say(`after the role change, ${status.node_name} runs: ${guestRunning.join(", ")}; the same node.yaml on the host runs: ${hostRunning.join(", ")}`);
+  if (guestRunning.join() !== hostRunning.join()) throw new Error("the guest's processes after the role change differ from the query role's");
+  if (guestRunning.includes("Operator")) throw new Error("Operator still runs after the change to role query");
+  const units = await agent.sh("systemctl is-active anylog-operator anylog-query; true");
+  if (units.out.trim().split("\n").join(" ") !== "inactive active") throw new Error(`unit states after the role change: ${units.out}`);
+  say(`PASS: anylog-operator answered at boot; role changed to query (anylog-operator inactive, anylog-query active); root ${rootSize} GiB after growroot`);
+
+  await agent.sh("systemctl poweroff", 10_000).catch(() => {});
+} catch (e) {
+  say(`FAIL: ${(e as Error).message}`);
+  if (agent) {
+    const journal = await agent.sh("journalctl -b --no-pager -u anylog-master -u anylog-operator -u anylog-publisher -u anylog-query | tail -n 60", 30_000).catch((err) => ({ out: String(err) }));
+    say(`the anylog units' journal in the guest:\n${journal.out}`);
+  }
+  say(`last console lines (${consoleLog}):`);
+  try {
+    console.error(readFileSync(consoleLog, "utf8").split("\n").slice(-40).join("\n"));
+  } catch {}
+  agent?.close();
+  if (process.env.IMAGE_TEST_KEEP) {
+    say(`IMAGE_TEST_KEEP: qemu (pid ${qemu.pid}) left running; guest agent at ${qga}`);
+    process.removeListener("exit", stopQemu);
+    qemu.unref();
+  } else stopQemu();
+  process.exit(1);
+}
+agent?.close();
+await Promise.race([new Promise((r) => qemu.once("exit", r)), sleep(60_000)]);
+stopQemu();
+
+const result = {
+  target,
+  date: new Date().toISOString(),
+  image_zst_bytes: statSync(zst).size,
+  image_raw_bytes: rawSize,
+  boot_to_rest_s: Number((results.boot_to_rest as number).toFixed(1)),
+  boot_to_operator_s: Number((results.boot_to_operator as number).toFixed(1)),
+  root_gib_after_growroot: results.root_gib,
+  test_s: Number(elapsed()),
+};
+writeFileSync(join(work, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
+
+if (record) {
+  // one table per day and machine: a run right after another target's appends its row
+  const machine = `\`nproc\` ${cpus().length}, ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`;
+  const day = result.date.slice(0, 10);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const emulator =
+    target === "amd64"
+      ? "qemu-system-x86_64 -M q35 -cpu max, TCG, OVMF -> systemd-boot -> kernel"
+      : "qemu-system-aarch64 -M virt -cpu cortex-a72, TCG, the kernel and initramfs from RASPIFIRM";
+  const row = `| ${target} | ${mib(result.image_zst_bytes)} | ${mib(result.image_raw_bytes)} | ${result.boot_to_rest_s} s | ${result.boot_to_operator_s} s | ${emulator} |`;
+  const path = join(top, "bench", "RESULTS.md");
+  const text = readFileSync(path, "utf8").trimEnd();
+  const head = `## appliance images (appliance/image/image-test.ts), ${day}`;
+  const tail = text.slice(text.lastIndexOf("\n## ") + 1);
+  if (tail.startsWith(head) && tail.includes(machine) && /\n\| (amd64|rpi-arm64) \|[^\n]*$/.test(tail)) {
+    appendFileSync(path, `${row}\n`);
+  } else {
+    const exe = (arch: string) => (existsSync(join(dist, `anylog-linux-${arch}`)) ? mib(statSync(join(dist, `anylog-linux-${arch}`)).size) : "-");
+    appendFileSync(
+      path,
+      `\n${head}\n\n${machine}; guest: 2 vCPUs, 1 GiB, no KVM. Command: \`make image-test IMAGE_TEST_FLAGS=--record\`. ` +
+        `Boot to REST ready: from qemu's start to the first \`get status\` reply of anylog-operator through the forwarded port; ` +
+        `to Operator: until that reply lists the Operator process (the end of the role's sequence). ` +
+        `Executables in the images: linux-x64 ${exe("x64")}, linux-arm64 ${exe("arm64")}.\n\n` +
+        `| image | .img.zst | .img (raw) | boot to REST ready | boot to Operator | emulation |\n| --- | ---: | ---: | ---: | ---: | --- |\n${row}\n`,
+    );
+  }
+  say("recorded in bench/RESULTS.md");
+}
