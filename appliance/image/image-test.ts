@@ -159,7 +159,7 @@ class GuestAgent {
 
   /** guest-sync until the agent answers with our id (it may be starting, or hold old output). */
   async sync(deadline: number): Promise<void> {
-    for (let id = 1; performance.now() < deadline; id++) {
+    while (performance.now() < deadline) {
       const ours = Math.floor(Math.random() * 1e9);
       try {
         this.waiting = [];
@@ -362,7 +362,8 @@ try {
   process.exit(1);
 }
 agent?.close();
-await Promise.race([new Promise((r) => qemu.once("exit", r)), sleep(60_000)]);
+// the guest powers off (qemu -no-reboot exits then); one that hangs is killed after a minute
+if (qemu.exitCode === null && qemu.signalCode === null) await Promise.race([new Promise((r) => qemu.once("exit", r)), sleep(60_000)]);
 stopQemu();
 
 const result = {
