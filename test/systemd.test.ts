@@ -9,7 +9,7 @@
  * refused without a restart loop, and a clean stop.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UNIT_ROLES, renderUnits, unitName } from "../systemd/generate.ts";
@@ -174,7 +174,9 @@ class SystemdBox {
     for (const f of ["passwd", "group", "shadow", "gshadow"]) if (existsSync(`/etc/${f}`)) cpSync(`/etc/${f}`, join(dir, "root/etc", f));
     const users = run(["systemd-sysusers", `--root=${join(dir, "root")}`, join(UNIT_DIR, "sysusers.d/anylog.conf")]);
     if (users.code !== 0) throw new Error(`systemd-sysusers failed: ${users.err}`);
-    symlinkSync(bin!, join(dir, "usr-bin/anylog"));
+    // a copy, not a link: the units' PrivateTmp hides a checkout that lives under /tmp
+    copyFileSync(bin!, join(dir, "usr-bin/anylog"));
+    chmodSync(join(dir, "usr-bin/anylog"), 0o755);
     for (const t of ["sysinit", "basic", "shutdown", "network-online", "anylog-box"])
       writeFileSync(join(dir, "units", `${t}.target`), "[Unit]\nDefaultDependencies=no\n");
     writeFileSync(
