@@ -116,9 +116,12 @@ genimage --config "$work/genimage.cfg" --rootpath "$work/root" --tmppath "$work/
   --inputpath "$work/out" --outputpath "$work/out" > "$work/genimage.log" 2>&1 || { tail -30 "$work/genimage.log" >&2; die "genimage failed (log: $work/genimage.log)"; }
 rm -rf "$work/genimage-tmp"
 
+raw_bytes=$(stat -c %s "$work/out/$image")
 say "zstd: $dist/$image.zst"
 zstd -q -f -T0 "-${IMAGE_ZSTD_LEVEL:-12}" "$work/out/$image" -o "$dist/$image.zst.part"
 mv "$dist/$image.zst.part" "$dist/$image.zst"
 (cd "$dist" && sha256sum "$image.zst" > "$image.zst.sha256")
+# the raw image and its file systems (3 GiB) are not needed again: image-test starts from dist/
+rm -rf "$work/out"
 echo "$final_key" > "$work/image.key"
-say "done in $(( $(date +%s) - start )) s: $(du -h --apparent-size "$work/out/$image" | cut -f1) raw, $(du -h "$dist/$image.zst" | cut -f1) compressed"
+say "done in $(( $(date +%s) - start )) s: $(( raw_bytes >> 20 )) MiB raw, $(du -m "$dist/$image.zst" | cut -f1) MiB compressed"

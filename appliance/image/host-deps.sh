@@ -36,7 +36,10 @@ if [ -n "$todo" ]; then
   [ -z "$absent" ] || die "not in this machine's apt sources: $absent (apt-cache policy shows no candidate); the image build cannot go on without them"
   [ "$(id -u)" = 0 ] || die "missing Debian packages: $todo (as root: apt-get install --no-install-recommends $todo)"
   say "installing: $todo"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $todo >/dev/null
+  # old package lists can name versions the mirror no longer has: update once and try again
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $todo >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $todo >/dev/null; } ||
+    die "apt-get install $todo failed"
 fi
 
 for t in "${targets[@]}"; do

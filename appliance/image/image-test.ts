@@ -23,10 +23,13 @@
  *      units NODE_NAME=<nonce> (INTERFACE §1: EdgeLake variables override the role file), the
  *      operator restarts, and `get status` names the node <nonce>-operator, with Operator
  *      running; the root file system has grown to the disk;
- *   3. the role change of INTERFACE §5: node.yaml's role becomes publisher,
- *      `systemctl restart anylog-publisher` (the units conflict, so the operator stops), and
- *      `get processes` shows Publisher running and no Operator, from node <nonce>-publisher.
- * With --record, the boot-to-REST-ready time and image sizes go to bench/RESULTS.md.
+ *   3. the role change of INTERFACE §5: node.yaml's role becomes query,
+ *      `systemctl restart anylog-query` (the units conflict, so the operator stops), and
+ *      `get processes` from node <nonce>-query shows the processes the same node.yaml gives on
+ *      the host (`anylog start --config` on loopback), and no Operator. (Publisher would show
+ *      a process of its own, but `run publisher` is not in this build yet.)
+ * Results go to build/image-test/<target>/result.json; with --record, the image sizes and boot
+ * times also go to bench/RESULTS.md. IMAGE_TEST_KEEP=1 leaves a failed guest running.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createConnection } from "node:net";
@@ -297,13 +300,16 @@ try {
   await agent.sync(performance.now() + 120_000);
   const facts = await agent.sh(
     "systemctl is-enabled anylog-operator; systemctl is-active anylog-operator; id -un $(stat -c %u /var/lib/anylog); " +
-      "anylog version; findmnt -no SOURCE,SIZE /; lsblk -bno SIZE /dev/vda | head -n1; cat /etc/anylog/node.yaml | grep '^role:'",
+      "anylog version; findmnt -bno SIZE /; lsblk -bdno SIZE /dev/vda; grep '^role:' /etc/anylog/node.yaml",
   );
   say(`guest: ${facts.out.trim().replace(/\n/g, " | ")}`);
   const lines = facts.out.trim().split("\n");
   if (lines[0] !== "enabled" || lines[1] !== "active" || lines[2] !== "anylog") throw new Error(`unexpected unit state or data owner in the guest:\n${facts.out}`);
-  const rootSize = Number(/\s(\d+(?:\.\d+)?)G\b/.exec(lines[4] ?? "")?.[1] ?? "0");
+  // first-boot growroot: the root file system now spans the overlay's extra GiB
+  const rootBytes = Number(lines[4]);
+  const rootSize = Number((rootBytes / 2 ** 30).toFixed(2));
   results.root_gib = rootSize;
+  if (!(rootBytes > rawSize)) throw new Error(`the root file system did not grow to the disk: ${rootBytes} bytes on a ${lines[5]}-byte disk`);
   const dropIns = Object.keys(ROLE_REST)
     .map((role) => `mkdir -p /run/systemd/system/anylog-${role}.service.d && printf '[Service]\\nEnvironment=NODE_NAME=${nonce}-${role}\\n' > /run/systemd/system/anylog-${role}.service.d/image-test.conf`)
     .join(" && ");
@@ -365,6 +371,9 @@ agent?.close();
 // the guest powers off (qemu -no-reboot exits then); one that hangs is killed after a minute
 if (qemu.exitCode === null && qemu.signalCode === null) await Promise.race([new Promise((r) => qemu.once("exit", r)), sleep(60_000)]);
 stopQemu();
+// the disk copies (2 GiB and more) are only worth keeping when a run fails
+rmSync(raw, { force: true });
+rmSync(overlay, { force: true });
 
 const result = {
   target,
