@@ -34,6 +34,7 @@ import { Node } from "../src/node/node.ts";
 import type { NodeProcess } from "../src/processes/registry.ts";
 import { type Level, setLogLevel } from "../src/util/log.ts";
 import { type Result, fail, ok } from "../src/util/result.ts";
+import { prng } from "./support/prng.ts";
 
 // bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
 // these bound waits for real processes and sockets; none of them measures speed
@@ -61,17 +62,6 @@ const CODES = new Set([
 
 // ------------------------------------------------------------------ deterministic randomness
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OperatorNode, dropFile, put, select, waitFor } from "./support/operator.ts";
 import { stopScriptNodes } from "./support/script-node.ts";
+import { prng } from "./support/prng.ts";
 
 setDefaultTimeout(180_000);
 
@@ -27,17 +28,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("the same body sent several times at once", () => {
   test("5 identical streaming PUTs at once, and a file-mode PUT of the same body beside them: stored once", async () => {
