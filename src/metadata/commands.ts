@@ -11,13 +11,16 @@ import { type Result, fail, ok } from "../util/result.ts";
 import { applyBring, parseBring } from "./bring.ts";
 import { type LocalCopy, idOf } from "./local-copy.ts";
 import { LEDGER_DBMS, changesSince, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
-import { type Policy, policyFromOptions, preparePolicy } from "./policy.ts";
+import { policyFromOptions, preparePolicy } from "./policy.ts";
 
 /** Masters this node already works with: its sync source and `!ledger_conn`. */
 function isKnownMaster(ctx: CommandContext, address: string): boolean {
   const sync = ctx.node.processes.get("Blockchain Sync")?.info().connection;
   return address === sync || address === ctx.node.dictionary.lookup("ledger_conn");
 }
+
+/** This node's ledger table (a master's), or the error that says how to make one. */
+const nodeLedger = (ctx: CommandContext) => requireLedger(ctx.node.databases.get(LEDGER_DBMS));
 
 /** Changes the local copy and writes it when something changed. */
 function saveLocal(ctx: CommandContext, change: (copy: LocalCopy) => boolean): Result<boolean> {
@@ -126,10 +129,12 @@ addCommands(
         if (!r.ok) return r;
       }
       let found = false;
-      const ledger = ctx.node.databases.get(LEDGER_DBMS);
-      if (ledger && (await ledger.tableExists("ledger")).ok) {
-        const r = await deletePolicy(ledger, id);
-        if (r.ok && r.value) found = true;
+      const ledger = await nodeLedger(ctx);
+      if (ledger.ok) {
+        // this node is a master: the deletion is a change its syncing nodes pull
+        const r = await deletePolicy(ledger.value, id);
+        if (!r.ok) return r;
+        found = r.value;
       }
       if (args.bool("local", true)) {
         const saved = saveLocal(ctx, (copy) => copy.remove(id));
@@ -146,11 +151,11 @@ addCommands(
     method: "POST",
     options: { policy: { type: "json", help: "the policy JSON", required: true } },
     async handler(ctx, args) {
-      const db = await requireLedger(ctx.node.databases.get(LEDGER_DBMS));
+      const db = await nodeLedger(ctx);
       if (!db.ok) return db;
       const prepared = preparePolicy(args.json("policy"));
       if (!prepared.ok) return prepared;
-      const r = await insertPolicy(db.value, prepared.value as Policy, ctx.peer ?? ctx.source);
+      const r = await insertPolicy(db.value, prepared.value, ctx.peer ?? ctx.source);
       return r.ok ? ok({ inserted: r.value.inserted, id: idOf(prepared.value), seq: r.value.seq }) : r;
     },
   }),
@@ -160,7 +165,7 @@ addCommands(
     method: "GET",
     options: { since: { type: "int", help: "the last change number the asker has", required: true } },
     async handler(ctx, args) {
-      const db = await requireLedger(ctx.node.databases.get(LEDGER_DBMS));
+      const db = await nodeLedger(ctx);
       if (!db.ok) return db;
       return changesSince(db.value, args.int("since", 0));
     },
