@@ -83,12 +83,24 @@ export async function readColumns(db: Database, table: string): Promise<Result<M
   return ok(new Map(rows.value.map((r) => [String(r.name), typeFromSql(String(r.type))])));
 }
 
+/** True when `v` goes into a column of `type` as it is (the common case, checked without allocating). */
+export function fitsAsIs(type: ColumnType, v: unknown): boolean {
+  switch (typeof v) {
+    case "number":
+      return type === "float" || (type === "int" && Number.isInteger(v));
+    case "string":
+      return type === "text" || (type === "timestamp" && TIMESTAMP.test(v));
+    case "boolean":
+      return type === "bool";
+    default:
+      return v === null || v === undefined;
+  }
+}
+
 /** A value ready for a column of `type`, or an error saying why it does not fit. */
 export function valueFor(type: ColumnType, v: unknown, column: string): Result<unknown> {
   if (v === null || v === undefined) return ok(null);
-  // the common cases first: the value already has the column's type
-  if ((type === "text" && typeof v === "string") || (type === "float" && typeof v === "number") || (type === "int" && Number.isInteger(v))) return ok(v);
-  if (type === "timestamp" && typeof v === "string" && TIMESTAMP.test(v)) return ok(v);
+  if (fitsAsIs(type, v)) return ok(v);
   const bad = () => fail<unknown>("bad_value", `column '${column}' is ${type}, the value ${JSON.stringify(v)} does not fit`);
   switch (type) {
     case "int":

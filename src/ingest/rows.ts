@@ -20,67 +20,75 @@ export function columnName(key: string): string {
   return c;
 }
 
-function normalize(value: unknown, where: string): Result<DataRow> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("bad_value", `${where} is not a JSON object`);
-  const row: DataRow = {};
+/** A parsed value as a row, or why it is not one (`where` names it in the message). */
+function normalize(value: unknown, where: () => string): Result<DataRow> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail("bad_value", `${where()} is not a JSON object`);
+  const object = value as Record<string, unknown>;
+  // data usually comes with column names already: then the parsed object is the row
   let n = 0;
-  for (const k in value) {
-    row[columnName(k)] = (value as Record<string, unknown>)[k];
+  let clean = true;
+  for (const k in object) {
     n++;
+    if (columnName(k) !== k) clean = false;
   }
-  if (n === 0) return fail("bad_value", `${where} has no values`);
+  if (n === 0) return fail("bad_value", `${where()} has no values`);
+  if (clean) return ok(object);
+  const row: DataRow = {};
+  for (const k in object) row[columnName(k)] = object[k];
   return ok(row);
+}
+
+/** The parsed values as rows (the list itself, its objects renamed where needed). */
+function rowsOf(list: unknown[], what: string): Result<DataRow[]> {
+  for (let i = 0; i < list.length; i++) {
+    const r = normalize(list[i], () => `${what} ${i + 1}`);
+    if (!r.ok) return r;
+    list[i] = r.value;
+  }
+  return ok(list as DataRow[]);
+}
+
+/** JSON.parse, with the error message as a value. */
+function parseJson(text: string): Result<unknown> {
+  try {
+    return ok(JSON.parse(text));
+  } catch (e) {
+    return fail("bad_value", e instanceof Error ? e.message : String(e));
+  }
 }
 
 /** Parses data text; the error names the line (or element) at fault. */
 export function parseRows(text: string): Result<DataRow[]> {
   const trimmed = text.trim();
   if (trimmed === "") return fail("bad_value", "no data: the body is empty");
-  let whole: unknown;
-  let wholeError: string | undefined;
-  try {
-    whole = JSON.parse(trimmed);
-  } catch (e) {
-    wholeError = e instanceof Error ? e.message : String(e);
+  if (trimmed.startsWith("[")) {
+    const list = parseJson(trimmed);
+    if (!list.ok) return fail("bad_value", `not a JSON array: ${list.error.message}`);
+    if (!Array.isArray(list.value)) return fail("bad_value", "not a JSON array");
+    if (list.value.length === 0) return fail("bad_value", "no data: the array is empty");
+    return rowsOf(list.value, "element");
   }
-  if (trimmed.startsWith("[") && wholeError) return fail("bad_value", `not a JSON array: ${wholeError}`);
-  if (!wholeError) {
-    const list = Array.isArray(whole) ? whole : [whole];
-    const rows: DataRow[] = [];
-    for (const [i, v] of list.entries()) {
-      const r = normalize(v, Array.isArray(whole) ? `element ${i + 1}` : "the body");
-      if (!r.ok) return r;
-      rows.push(r.value);
-    }
-    if (rows.length === 0) return fail("bad_value", "no data: the array is empty");
-    return ok(rows);
+  // One JSON object per line, the usual form: parsed as one array when there are no blank
+  // lines and every line is good (much faster than a parse per line). Else one object
+  // (perhaps over many lines), else line by line to name the line at fault.
+  const multiline = trimmed.includes("\n");
+  if (multiline && !/\n\s*\n/.test(trimmed)) {
+    const list = parseJson(`[${trimmed.replaceAll("\n", ",")}]`);
+    const rows = list.ok && Array.isArray(list.value) ? rowsOf(list.value, "line") : undefined;
+    if (rows?.ok) return rows;
   }
-  // not one JSON value: one JSON object per line. Parsed as one array when every line is
-  // good (much faster than a parse per line); line by line to name the line at fault.
-  const asArray = `[${trimmed.split(/\r?\n/).filter((l) => l.trim() !== "").join(",")}]`;
-  try {
-    const list = JSON.parse(asArray) as unknown[];
-    const rows: DataRow[] = [];
-    for (const [i, v] of list.entries()) {
-      const r = normalize(v, `line ${i + 1}`);
-      if (!r.ok) return r;
-      rows.push(r.value);
-    }
-    return ok(rows);
-  } catch {
-    // a bad line: find it below
+  const whole = parseJson(trimmed);
+  if (whole.ok) {
+    const r = normalize(whole.value, () => "the body");
+    return r.ok ? ok([r.value]) : r;
   }
+  if (!multiline) return fail("bad_value", `line 1 is not JSON: ${whole.error.message}`);
   const rows: DataRow[] = [];
-  const lines = trimmed.split(/\r?\n/);
-  for (const [i, line] of lines.entries()) {
+  for (const [i, line] of trimmed.split(/\r?\n/).entries()) {
     if (line.trim() === "") continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch (e) {
-      return fail("bad_value", `line ${i + 1} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    const r = normalize(parsed, `line ${i + 1}`);
+    const parsed = parseJson(line);
+    if (!parsed.ok) return fail("bad_value", `line ${i + 1} is not JSON: ${parsed.error.message}`);
+    const r = normalize(parsed.value, () => `line ${i + 1}`);
     if (!r.ok) return r;
     rows.push(r.value);
   }

@@ -6,7 +6,7 @@
  */
 import type { Database } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
-import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
+import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, fitsAsIs, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
 import { type PartitionRule, listPartitions, partitionName, rebuildView, rowTime } from "./partitions.ts";
 import type { DataRow } from "./rows.ts";
 
@@ -156,28 +156,41 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
   for (const r of rows) for (const k in r) seen.add(k);
   const keys = [...seen].filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
-  // one insert time for the batch: cheaper than the column default evaluated per row
+  // one insert time and file id for the batch, bound once as ?1 and ?2 and repeated in
+  // every row (cheaper than the column default evaluated per row, or binding them per row)
   const insertedAt = new Date().toISOString().replace("T", " ").replace("Z", "");
   const names = [...keys, "insert_timestamp", "tsd_name", "tsd_id"];
-  const values: unknown[][] = [];
-  for (const [i, row] of rows.entries()) {
-    const one: unknown[] = [];
-    for (const [c, k] of keys.entries()) {
-      const v = valueFor(types[c]!, row[k], k);
-      if (!v.ok) return fail("bad_value", `row ${i + 1}: ${v.error.message}`);
-      one.push(v.value);
-    }
-    one.push(insertedAt, "0", tsdId);
-    values.push(one);
-  }
-  const placeholders = `(${names.map(() => "?").join(", ")})`;
+  const rowText = (first: number) => `(${keys.map((_, c) => `?${first + c}`).join(", ")}${keys.length ? ", " : ""}?1, '0', ?2)`;
   // multi-row INSERTs of ROWS_PER_INSERT rows (the same statement text, so the engine's
   // statement cache hits), each under the bound-parameter limit
-  const byParams = Math.max(1, Math.floor(MAX_PARAMS / names.length));
+  const byParams = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, keys.length)));
   const chunk = db.engine === "sqlite" ? Math.min(ROWS_PER_INSERT, byParams) : byParams; // PostgreSQL: fewest round trips
-  for (let start = 0; start < values.length; start += chunk) {
-    const slice = values.slice(start, start + chunk);
-    const r = await db.exec(`INSERT INTO ${table} (${names.join(", ")}) VALUES ${slice.map(() => placeholders).join(", ")}`, slice.flat());
+  const statements = new Map<number, string>();
+  const statement = (n: number) => {
+    let text = statements.get(n);
+    if (!text) {
+      const values = Array.from({ length: n }, (_, r) => rowText(3 + r * keys.length));
+      statements.set(n, (text = `INSERT INTO ${table} (${names.join(", ")}) VALUES ${values.join(", ")}`));
+    }
+    return text;
+  };
+  for (let start = 0; start < rows.length; start += chunk) {
+    const end = Math.min(rows.length, start + chunk);
+    const params: unknown[] = [insertedAt, tsdId];
+    for (let i = start; i < end; i++) {
+      const row = rows[i]!;
+      for (let c = 0; c < keys.length; c++) {
+        const type = types[c]!;
+        let v = row[keys[c]!];
+        if (!fitsAsIs(type, v)) {
+          const fit = valueFor(type, v, keys[c]!);
+          if (!fit.ok) return fail("bad_value", `row ${i + 1}: ${fit.error.message}`);
+          v = fit.value;
+        }
+        params.push(v ?? null);
+      }
+    }
+    const r = await db.exec(statement(end - start), params);
     if (!r.ok) return r;
   }
   return ok(undefined);

@@ -9,21 +9,31 @@ import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./dat
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
-/** `?` placeholders to `$1, $2, ...`, leaving quoted text alone. */
+/**
+ * `?` placeholders to `$1, $2, ...` and `?NNN` to `$NNN` (SQLite's numbered form), leaving
+ * quoted text alone. Texts repeat (the same INSERT for every batch), so answers are kept.
+ */
+const numbered = new Map<string, string>();
 export function numberPlaceholders(sql: string): string {
+  const known = numbered.get(sql);
+  if (known !== undefined) return known;
   let n = 0;
   let out = "";
   let quote: string | undefined;
-  for (const c of sql) {
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i]!;
     if (quote) {
       if (c === quote) quote = undefined;
     } else if (c === "'" || c === '"') quote = c;
     else if (c === "?") {
-      out += `$${++n}`;
+      let digits = "";
+      while (i + 1 < sql.length && sql[i + 1]! >= "0" && sql[i + 1]! <= "9") digits += sql[++i];
+      out += `$${digits || ++n}`;
       continue;
     }
     out += c;
   }
+  if (numbered.size < 256) numbered.set(sql, out);
   return out;
 }
 

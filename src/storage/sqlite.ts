@@ -64,7 +64,8 @@ export class SqliteDatabase implements Database {
 
   async exec(sql: string, params: unknown[] = []): Promise<Result<{ changes: number }>> {
     try {
-      const r = this.handle.query(sql).run(...(params as never[])); // query() caches the compiled statement
+      // query() caches the compiled statement; the parameters go as one array (no spread of thousands)
+      const r = this.handle.query(sql).run(params as never);
       return ok({ changes: r.changes });
     } catch (e) {
       return sqliteError(this.name, e);
@@ -73,7 +74,7 @@ export class SqliteDatabase implements Database {
 
   async query(sql: string, params: unknown[] = []): Promise<Result<Row[]>> {
     try {
-      return ok(this.handle.query(sql).all(...(params as never[])) as Row[]);
+      return ok(this.handle.query(sql).all(params as never) as Row[]);
     } catch (e) {
       return sqliteError(this.name, e);
     }
