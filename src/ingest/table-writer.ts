@@ -94,10 +94,11 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
       columns = new Map([...all, ["row_id", "int"], ["insert_timestamp", "timestamp"], ["tsd_name", "text"], ["tsd_id", "int"]]);
       viewStale ||= partitioned;
     }
-    const added = await addMissingColumns(db, partitioned ? table : physical, columns, groupRows, inferred, options.createTable, partitioned);
+    const keys = keysOf(groupRows);
+    const added = await addMissingColumns(db, partitioned ? table : physical, columns, keys, inferred, options.createTable, partitioned);
     if (!added.ok) return added;
     viewStale ||= added.value && partitioned;
-    const inserted = await insertGroup(db, physical, columns, groupRows, tsdId);
+    const inserted = await insertGroup(db, physical, columns, keys, groupRows, tsdId);
     if (!inserted.ok) return inserted;
   }
   if (viewStale) {
@@ -123,19 +124,24 @@ async function logicalColumns(db: Database, table: string): Promise<Result<Map<s
 }
 
 /** Adds columns for new keys (to every partition of a partitioned table); true when any was added. */
+/** The keys of the rows, in order of first appearance. */
+function keysOf(rows: DataRow[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) for (const k in r) seen.add(k);
+  return [...seen];
+}
+
 async function addMissingColumns(
   db: Database,
   table: string,
   columns: Map<string, ColumnType>,
-  rows: DataRow[],
+  keys: string[],
   inferred: () => Map<string, ColumnType>,
   allowed: boolean,
   partitioned: boolean,
 ): Promise<Result<boolean>> {
-  // the keys of the rows; types are inferred only when some key is new
-  const keys = new Set<string>();
-  for (const r of rows) for (const k in r) keys.add(k);
-  if ([...keys].every((k) => columns.has(k))) return ok(false);
+  // types are inferred only when some key is new
+  if (keys.every((k) => columns.has(k))) return ok(false);
   const missing = [...inferred()].filter(([c]) => !columns.has(c));
   if (missing.length === 0) return ok(false);
   if (!allowed) return fail("bad_value", `table '${table}' has no column '${missing[0]![0]}' (create_table = false)`);
@@ -151,29 +157,16 @@ async function addMissingColumns(
   return ok(true);
 }
 
-async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, rows: DataRow[], tsdId: number): Promise<Result<void>> {
-  const seen = new Set<string>();
-  for (const r of rows) for (const k in r) seen.add(k);
-  const keys = [...seen].filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
+async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, allKeys: string[], rows: DataRow[], tsdId: number): Promise<Result<void>> {
+  const keys = allKeys.filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
   // one insert time and file id for the batch, bound once as ?1 and ?2 and repeated in
   // every row (cheaper than the column default evaluated per row, or binding them per row)
   const insertedAt = new Date().toISOString().replace("T", " ").replace("Z", "");
-  const names = [...keys, "insert_timestamp", "tsd_name", "tsd_id"];
-  const rowText = (first: number) => `(${keys.map((_, c) => `?${first + c}`).join(", ")}${keys.length ? ", " : ""}?1, '0', ?2)`;
   // multi-row INSERTs of ROWS_PER_INSERT rows (the same statement text, so the engine's
   // statement cache hits), each under the bound-parameter limit
   const byParams = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, keys.length)));
   const chunk = db.engine === "sqlite" ? Math.min(ROWS_PER_INSERT, byParams) : byParams; // PostgreSQL: fewest round trips
-  const statements = new Map<number, string>();
-  const statement = (n: number) => {
-    let text = statements.get(n);
-    if (!text) {
-      const values = Array.from({ length: n }, (_, r) => rowText(3 + r * keys.length));
-      statements.set(n, (text = `INSERT INTO ${table} (${names.join(", ")}) VALUES ${values.join(", ")}`));
-    }
-    return text;
-  };
   for (let start = 0; start < rows.length; start += chunk) {
     const end = Math.min(rows.length, start + chunk);
     const params: unknown[] = [insertedAt, tsdId];
@@ -190,8 +183,24 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
         params.push(v ?? null);
       }
     }
-    const r = await db.exec(statement(end - start), params);
+    const r = await db.exec(insertSql(table, keys, end - start), params);
     if (!r.ok) return r;
   }
   return ok(undefined);
+}
+
+/** INSERT texts already written (one per table, columns and row count): they repeat with every batch. */
+const insertTexts = new Map<string, string>();
+
+/** `INSERT INTO table (keys..., bookkeeping) VALUES (?3, ?4, ..., ?1, '0', ?2), ...` for `rows` rows. */
+function insertSql(table: string, keys: string[], rows: number): string {
+  const key = `${table}(${keys.join(",")})${rows}`;
+  let text = insertTexts.get(key);
+  if (text === undefined) {
+    const values = Array.from({ length: rows }, (_, r) => `(${[...keys.map((_, c) => `?${3 + r * keys.length + c}`), "?1", "'0'", "?2"].join(", ")})`);
+    text = `INSERT INTO ${table} (${[...keys, "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
+    if (insertTexts.size >= 500) insertTexts.clear(); // many tables or changing columns: start over
+    insertTexts.set(key, text);
+  }
+  return text;
 }

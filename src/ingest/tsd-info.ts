@@ -6,16 +6,13 @@
  * for its rows (tagged with its file id) in the data table.
  */
 import { eq, sql } from "drizzle-orm";
-import type { Database } from "../storage/database.ts";
-import { builder, runQuery, runStatement } from "../storage/orm.ts";
+import type { Database, Engine } from "../storage/database.ts";
+import { builder, prepare, runQuery, runStatement } from "../storage/orm.ts";
 import { tsdInfoTables } from "../storage/schema.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 
 export const TSD_DBMS = "almgm";
 
-function table(db: Database) {
-  return db.engine === "sqlite" ? tsdInfoTables.sqlite : (tsdInfoTables.psql as unknown as typeof tsdInfoTables.sqlite);
-}
 
 export interface Claim {
   hash: string;
@@ -35,17 +32,45 @@ export async function requireTsdInfo(db: Database | undefined): Promise<Result<D
   return exists.value ? ok(db) : fail("unavailable", `dbms '${db.name}' has no tsd_info table: 'create table tsd_info where dbms = ${db.name}'`);
 }
 
+/** The statements of claim and settle, built once per engine. */
+function buildStatements(engine: Engine) {
+  // the PostgreSQL table typed as the SQLite one: the same columns, only toSQL() is used
+  const t = engine === "sqlite" ? tsdInfoTables.sqlite : (tsdInfoTables.psql as unknown as typeof tsdInfoTables.sqlite);
+  const qb = builder(engine);
+  const p = (name: string) => sql.placeholder(name);
+  return {
+    top: prepare(qb.select({ top: sql<number>`max(${t.file_id})`.as("top") }).from(t)),
+    find: prepare(qb.select({ file_id: t.file_id, status: t.status, rows: t.rows }).from(t).where(eq(t.file_hash, p("hash")))),
+    insert: prepare(
+      qb.insert(t).values({
+        file_id: p("fileId"),
+        dbms_name: p("dbms"),
+        table_name: p("table"),
+        source: p("source"),
+        file_hash: p("hash"),
+        instructions: p("instructions"),
+        file_time: p("time"),
+        rows: 0,
+        status: "processing",
+      }),
+    ),
+    stored: prepare(qb.update(t).set({ status: "stored", rows: p("rows"), file_time: p("time") }).where(eq(t.file_id, p("fileId")))),
+    forget: prepare(qb.delete(t).where(eq(t.file_id, p("fileId")))),
+  };
+}
+const statements = { sqlite: buildStatements("sqlite"), psql: buildStatements("psql") };
+
 /** Claims hashes in one transaction. */
 export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult[]>> {
-  const t = table(db);
+  const s = statements[db.engine];
   return db.transaction<ClaimResult[]>(async (tx) => {
-    const qb = builder(tx.engine);
-    const top = await runQuery(tx, qb.select({ top: sql<number>`max(${t.file_id})`.as("top") }).from(t));
+    const top = await runQuery(tx, s.top.with({}));
     if (!top.ok) return top;
     let next = Number(top.value[0]?.top ?? 0) + 1;
+    const time = new Date().toISOString();
     const out: ClaimResult[] = [];
     for (const c of claims) {
-      const found = await runQuery(tx, qb.select({ file_id: t.file_id, status: t.status, rows: t.rows }).from(t).where(eq(t.file_hash, c.hash)));
+      const found = await runQuery(tx, s.find.with({ hash: c.hash }));
       if (!found.ok) return found;
       const f = found.value[0];
       if (f) {
@@ -53,20 +78,7 @@ export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult
         continue;
       }
       const fileId = next++;
-      const r = await runStatement(
-        tx,
-        qb.insert(t).values({
-          file_id: fileId,
-          dbms_name: c.dbms,
-          table_name: c.table,
-          source: c.source,
-          file_hash: c.hash,
-          instructions: c.instructions,
-          file_time: new Date().toISOString(),
-          rows: 0,
-          status: "processing",
-        }),
-      );
+      const r = await runStatement(tx, s.insert.with({ fileId, dbms: c.dbms, table: c.table, source: c.source, hash: c.hash, instructions: c.instructions, time }));
       if (!r.ok) return r;
       out.push({ kind: "new", fileId });
     }
@@ -76,15 +88,15 @@ export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult
 
 /** Marks claims stored (with their row counts) and forgets the ones whose rows were not written. */
 export function settle(db: Database, stored: Array<{ fileId: number; rows: number }>, failed: number[]): Promise<Result<void>> {
-  const t = table(db);
+  const s = statements[db.engine];
   return db.transaction<void>(async (tx) => {
-    const qb = builder(tx.engine);
-    for (const s of stored) {
-      const r = await runStatement(tx, qb.update(t).set({ status: "stored", rows: s.rows, file_time: new Date().toISOString() }).where(eq(t.file_id, s.fileId)));
+    const time = new Date().toISOString();
+    for (const { fileId, rows } of stored) {
+      const r = await runStatement(tx, s.stored.with({ fileId, rows, time }));
       if (!r.ok) return r;
     }
-    for (const id of failed) {
-      const r = await runStatement(tx, qb.delete(t).where(eq(t.file_id, id)));
+    for (const fileId of failed) {
+      const r = await runStatement(tx, s.forget.with({ fileId }));
       if (!r.ok) return r;
     }
     return ok(undefined);
