@@ -50,6 +50,19 @@ const KINDS: Record<number, ValueKind> = {
   114: "json", 3802: "json", 1082: "date", 1114: "timestamp", 1184: "timestamp",
 };
 
+/**
+ * Date and time parameters as sent. The package's own serializer reads a string through
+ * `new Date()`, which takes "2026-01-01 00:00:01" as the node's local time and sends it
+ * shifted to UTC (a timestamp column then holds another time when TZ is not UTC), and costs
+ * a Date per value. PostgreSQL reads the text itself; Date objects still go as ISO text.
+ */
+const KEEP_TIME_TEXT = {
+  to: 1184,
+  from: [1082, 1114, 1184],
+  serialize: (x: unknown) => (x instanceof Date ? x.toISOString() : String(x)),
+  parse: (x: string) => new Date(x),
+};
+
 /** `simple: false` is a runtime option of `unsafe` that the package's types leave out. */
 const ONE_STATEMENT = { simple: false } as postgres.UnsafeQueryOptions;
 
@@ -107,6 +120,7 @@ export class PostgresDatabase implements Database {
       max: 4,
       connect_timeout: 10,
       onnotice: () => {},
+      types: { date: KEEP_TIME_TEXT },
     };
     const where = `${base.host}:${base.port}`;
     const dbName = options.name.toLowerCase();

@@ -104,9 +104,9 @@ let sqlBuilt: boolean | undefined;
  * Rows of a SELECT on a node's dbms: by `sql <dbms> format=json and stat=false` through REST
  * when this build has the command, else read straight from the database.
  */
-export async function select(src: DataSource, dbms: string, query: string): Promise<Array<Record<string, unknown>>> {
+export async function select(src: DataSource, dbms: string, query: string, options = ""): Promise<Array<Record<string, unknown>>> {
   if (sqlBuilt !== false) {
-    const r = await command(src.url, `sql ${dbms} format=json and stat=false "${query}"`);
+    const r = await command(src.url, `sql ${dbms} format=json and stat=false${options ? ` and ${options}` : ""} "${query}"`);
     if (r.status === 200) {
       const rows = (r.json as { Query?: Array<Record<string, unknown>> } | undefined)?.Query;
       if (!Array.isArray(rows)) throw new Error(`sql reply has no Query list: ${r.text.slice(0, 300)}`);
@@ -174,6 +174,8 @@ export interface OperatorNodeOptions {
   operator?: string;
   /** Lines run before `run operator` (buffer thresholds, partitions). */
   before?: string[];
+  /** Environment of the node's process, besides the test's own. */
+  env?: Record<string, string>;
 }
 
 /** A restartable operator node from a small script: TCP, REST, almgm + tsd_info, one dbms, the operator. */
@@ -235,6 +237,7 @@ export class OperatorNode implements DataSource {
       home: this.home,
       script: this.script,
       restPort: this.restPort,
+      env: this.options.env,
       set: { anylog_server_port: String(this.tcpPort), anylog_rest_port: String(this.restPort), node_name: basename(dirname(this.script)) },
     });
     return this.node;

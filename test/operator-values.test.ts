@@ -1,0 +1,64 @@
+/**
+ * Values through a real operator come back as they were sent, on SQLite and PostgreSQL,
+ * with the node in a time zone other than UTC (America/New_York, which skips 02:00-03:00
+ * on 2026-03-08): timestamps with and without fractions (one inside the skipped hour),
+ * integers up to 2^53, floats, text with quotes and non-ASCII, booleans, nulls; by a
+ * streaming PUT and by a watch-dir file. Times are taken as UTC (as AnyLog stores them) and
+ * read back with `timezone = utc`.
+ */
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Engine, OperatorNode, dropFile, put, select, waitFor } from "./support/operator.ts";
+import { PostgresServer } from "./support/postgres.ts";
+import { stopScriptNodes } from "./support/script-node.ts";
+
+setDefaultTimeout(120_000);
+
+const work = mkdtempSync(join(tmpdir(), "anylog-values-"));
+afterAll(async () => {
+  await stopScriptNodes();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const ROWS = [
+  { n: 1, ts: "2026-01-01 00:00:01", big: 9007199254740991, f: 0.1, t: `it's "quoted"`, ok: true },
+  { n: 2, ts: "2026-03-08 02:30:00", big: -42, f: -1.5e-7, t: "Grüße, 温度 ✓", ok: false },
+  { n: 3, ts: "2026-06-30 23:59:59.25", big: 0, f: 12345.678, t: "", ok: null },
+  { n: 4, ts: null, big: null, f: null, t: null, ok: true },
+];
+
+/** Booleans read back as 1/0 from SQLite and true/false from PostgreSQL. */
+const asBool = (v: unknown) => (v === null ? null : v === true || v === 1);
+/** Times come back in UTC (timezone = utc) with six fraction digits. */
+const EXPECTED = ROWS.map((r) => ({ ...r, ts: r.ts === null ? null : `${r.ts.split(".")[0]}.${(r.ts.split(".")[1] ?? "").padEnd(6, "0")}` }));
+
+for (const engine of ["sqlite", "psql"] as Engine[]) {
+  describe(`values on ${engine}, node in America/New_York`, () => {
+    let pg: PostgresServer | undefined;
+    let op: OperatorNode;
+    afterAll(async () => {
+      await op?.node.stop();
+      await pg?.stop();
+    });
+
+    const readBack = async (table: string) =>
+      (await select(op, "vals", `select n, ts, big, f, t, ok from ${table} order by n`, "timezone = utc")).map((r) => ({ ...r, n: Number(r.n), big: r.big === null ? null : Number(r.big), ok: asBool(r.ok) }));
+
+    test("a streaming PUT: every value as sent", async () => {
+      if (engine === "psql") pg = await PostgresServer.start();
+      op = await OperatorNode.start({ engine, pg, dir: join(work, engine), dbms: "vals", env: { TZ: "America/New_York" } });
+      expect(op.scriptErrors()).toEqual([]);
+      const r = await put(op.url, "vals", "by_put", ROWS.map((x) => JSON.stringify(x)).join("\n"));
+      expect(r.status).toBe(200);
+      expect(await readBack("by_put")).toEqual(EXPECTED);
+    });
+
+    test("a watch-dir file: every value as sent", async () => {
+      dropFile(op.watchDir, "vals.by_file.test.0.json", JSON.stringify(ROWS));
+      await waitFor("the file's rows", async () => (await select(op, "vals", "select count(*) as c from by_file").catch(() => [{ c: 0 }]))[0]?.c == 4);
+      expect(await readBack("by_file")).toEqual(EXPECTED);
+    });
+  });
+}
