@@ -7,7 +7,7 @@
  * land, exactly once.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { curl, hasStackTrace } from "./support/node-process.ts";
@@ -193,6 +193,22 @@ describe("bad input by watch-directory files", () => {
     await explained(waitFor("first copy stored", async () => (await ids()).length === good.length, 20_000));
     dropFile(op.watchDir, "edge.readings.test.dup-again.0.json", rows);
     expect(await inErrorDir("edge.readings.test.dup-again.0.json")).toMatch(/duplicate/);
+    expect(await ids()).toEqual(good);
+  });
+
+  test("a file written in place, in pieces with pauses, is taken only once it is whole", async () => {
+    const name = `edge.readings.test.slow${++fileNo}.0.json`;
+    const lines = goodRows(12).map((r) => JSON.stringify(r));
+    const path = join(op.watchDir, name);
+    // each piece ends inside a JSON object: a file taken early would be refused as bad JSON
+    const text = `${lines.join("\n")}\n`;
+    const pieces = [0, 1, 2, 3, 4, 5].map((k) => text.slice((k * text.length) / 6, ((k + 1) * text.length) / 6));
+    for (const piece of pieces) {
+      appendFileSync(path, piece);
+      await Bun.sleep(40);
+    }
+    await explained(waitFor("the slow file stored", () => !existsSync(path) && existsSync(join(op.bkupDir, name)), 20_000));
+    expect(existsSync(join(op.errorDir, name))).toBe(false);
     expect(await ids()).toEqual(good);
   });
 

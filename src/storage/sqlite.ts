@@ -55,7 +55,13 @@ export class SqliteDatabase implements Database {
         path = join(options.directory, `${options.name}.dbms`);
       }
       const handle = new Sqlite(path, { create: true, strict: true });
-      handle.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+      // WAL checkpoints every 64 MiB instead of SQLite's 4 MiB: each one copies pages back
+      // and syncs the file, and fewer, larger ones took a seventh off the ingest path
+      // (bench/ingest.ts), with fewer syncs on SD cards. journal_size_limit keeps the WAL
+      // file from staying bigger than that after a long transaction.
+      handle.exec(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864;",
+      );
       return ok(new SqliteDatabase(options.name, handle, path));
     } catch (e) {
       return sqliteError(options.name, e);

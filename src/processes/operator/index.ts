@@ -62,6 +62,13 @@ const BATCH_FILES = 50;
  */
 const RESCAN_MS = 1000;
 
+/**
+ * A file is taken once nothing has written to it for this long: a writer that copies into
+ * the watch directory (instead of renaming a finished file in) may still be at it. One stat
+ * and one timer per file, where chokidar's awaitWriteFinish polls every pending file.
+ */
+const SETTLE_MS = 100;
+
 /** Names the operator leaves alone in its watch directory: temporary files and reasons. */
 const ignoredName = (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith(".");
 
@@ -73,6 +80,9 @@ class Operator implements NodeProcess {
   private watcher?: FSWatcher;
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
+  /** Files waiting until they are SETTLE_MS old, and their timers. */
+  private readonly settling = new Set<string>();
+  private readonly settleTimers = new Set<ReturnType<typeof setTimeout>>();
   private draining?: Promise<void>;
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
@@ -123,7 +133,6 @@ class Operator implements NodeProcess {
     this.watcher = watch(s.watchDir, {
       depth: 0,
       ignoreInitial: false,
-      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
       ignored: ignoredName,
     });
     this.watcher.on("add", (path: string) => this.enqueue(path));
@@ -139,11 +148,32 @@ class Operator implements NodeProcess {
     return ok(this.details());
   }
 
-  private enqueue(path: string): void {
-    if (this.queued.has(path) || !/\.json(\.gz)?$/i.test(path)) {
-      if (!/\.json(\.gz)?$/i.test(path)) this.refuse(path, `'${basename(path)}' is not a data file: names end in .json or .json.gz`);
+  /** Queues a data file once it has settled; `seen` is its size and mtime at the previous look. */
+  private enqueue(path: string, seen?: string): void {
+    if (!this.settings || this.queued.has(path) || (seen === undefined && this.settling.has(path))) return;
+    if (!/\.json(\.gz)?$/i.test(path)) return this.refuse(path, `'${basename(path)}' is not a data file: names end in .json or .json.gz`);
+    let mark: string;
+    let age: number;
+    try {
+      const st = statSync(path);
+      mark = `${st.size}:${st.mtimeMs}`;
+      age = Date.now() - st.mtimeMs;
+    } catch {
+      this.settling.delete(path);
+      return; // gone meanwhile
+    }
+    // written to within SETTLE_MS and changed since the last look (a clock ahead gives a
+    // negative age: then unchanged over one wait is enough)
+    if (age < SETTLE_MS && mark !== seen) {
+      this.settling.add(path);
+      const timer = setTimeout(() => {
+        this.settleTimers.delete(timer);
+        this.enqueue(path, mark);
+      }, Math.min(SETTLE_MS, SETTLE_MS - age) + 1);
+      this.settleTimers.add(timer);
       return;
     }
+    this.settling.delete(path);
     this.queued.add(path);
     this.queue.push(path);
     this.draining ??= this.drain().finally(() => {
@@ -164,7 +194,7 @@ class Operator implements NodeProcess {
     const now = new Map<string, string>();
     for (const name of names) {
       const path = join(s.watchDir, name);
-      if (this.queued.has(path) || ignoredName(path)) continue;
+      if (this.queued.has(path) || this.settling.has(path) || ignoredName(path)) continue;
       let mark: string;
       try {
         const st = statSync(path);
@@ -331,6 +361,9 @@ class Operator implements NodeProcess {
     this.node.ingest = undefined;
     clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
+    for (const t of this.settleTimers) clearTimeout(t);
+    this.settleTimers.clear();
+    this.settling.clear();
     await this.buffers?.flushAll();
     if (this.node.streaming === this.buffers) this.node.streaming = undefined;
     await this.watcher?.close();
