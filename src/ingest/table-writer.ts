@@ -123,7 +123,6 @@ async function logicalColumns(db: Database, table: string): Promise<Result<Map<s
   return cols.ok ? ok(cols.value ?? new Map()) : cols;
 }
 
-/** Adds columns for new keys (to every partition of a partitioned table); true when any was added. */
 /** The keys of the rows, in order of first appearance. */
 function keysOf(rows: DataRow[]): string[] {
   const seen = new Set<string>();
@@ -131,6 +130,7 @@ function keysOf(rows: DataRow[]): string[] {
   return [...seen];
 }
 
+/** Adds columns for new keys (to every partition of a partitioned table); true when any was added. */
 async function addMissingColumns(
   db: Database,
   table: string,

@@ -13,7 +13,6 @@ import { type Result, fail, ok } from "../util/result.ts";
 
 export const TSD_DBMS = "almgm";
 
-
 export interface Claim {
   hash: string;
   dbms: string;
