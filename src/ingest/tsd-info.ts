@@ -63,6 +63,10 @@ const statements = { sqlite: buildStatements("sqlite"), psql: buildStatements("p
 export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult[]>> {
   const s = statements[db.engine];
   return db.transaction<ClaimResult[]>(async (tx) => {
+    // one claimer at a time (other tables' buffers, other nodes on the same server), so two
+    // cannot take the same file id
+    const locked = await tx.lockWriters("tsd_info");
+    if (!locked.ok) return locked;
     const top = await runQuery(tx, s.top.with({}));
     if (!top.ok) return top;
     let next = Number(top.value[0]?.top ?? 0) + 1;

@@ -27,11 +27,9 @@ function table(db: Database) {
 
 async function nextSeq(tx: Database): Promise<Result<number>> {
   const t = table(tx);
-  if (tx.engine === "psql") {
-    // one writer at a time, so two masters' transactions cannot take the same seq
-    const locked = await tx.exec("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE");
-    if (!locked.ok) return locked;
-  }
+  // one writer at a time, so two masters' transactions cannot take the same seq
+  const locked = await tx.lockWriters("ledger");
+  if (!locked.ok) return locked;
   // drizzle does not alias computed fields in its SQL text; name the column so the row has it
   const r = await runQuery(tx, builder(tx.engine).select({ top: sql<number>`max(${t.seq})`.as("top") }).from(t));
   if (!r.ok) return r;

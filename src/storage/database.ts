@@ -43,6 +43,12 @@ export interface Database {
   read(sql: string): Promise<Result<ReadAnswer>>;
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>>;
+  /**
+   * Inside a transaction: other writers of `table`, in this process or another, wait until it
+   * ends (readers go on). What taking `max(id) + 1` needs. SQLite's transactions already
+   * hold the database's write lock; PostgreSQL locks the table.
+   */
+  lockWriters(table: string): Promise<Result<void>>;
   /** Whether a table exists. */
   tableExists(table: string): Promise<Result<boolean>>;
   /** Names of the tables. */

@@ -202,6 +202,11 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  async lockWriters(table: string): Promise<Result<void>> {
+    const r = await this.exec(`LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`);
+    return r.ok ? ok(undefined) : r;
+  }
+
   async tableExists(table: string): Promise<Result<boolean>> {
     const r = await this.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = ?", [table.toLowerCase()]);
     return r.ok ? ok(r.value.length > 0) : r;

@@ -133,6 +133,10 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  async lockWriters(_table: string): Promise<Result<void>> {
+    return ok(undefined); // BEGIN IMMEDIATE took the write lock of the whole database
+  }
+
   async tableExists(table: string): Promise<Result<boolean>> {
     const r = await this.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
     return r.ok ? ok(r.value.length > 0) : r;
