@@ -3,7 +3,9 @@
  * streaming (200 PUTs of 1,000 rows, 4 in flight at once) are all queryable, and count,
  * distinct ids and the sums of an integer and a float column match what was sent; tsd_info
  * holds one stored entry per PUT. Then 400 files renamed into the watch directory in small
- * bursts all land and none stays behind (Bun's fs.watch drops some rename events).
+ * bursts all land and none stays behind (Bun's fs.watch drops some rename events). The
+ * operator runs with threads = 3: files of six tables at once are stored by several workers
+ * (one per table), every row once.
  * Bounded waits only: nothing here measures speed (bench/ does).
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -26,6 +28,9 @@ const PUTS = 200;
 const ROWS_PER_PUT = 1000;
 const IN_FLIGHT = 4;
 const T0 = Date.UTC(2025, 5, 1);
+/** Operator workers, and the tables written at once to keep them busy. */
+const THREADS = 3;
+const TABLES = 6;
 
 /** Row n: an integer value and a float reading with an exact binary fraction, so sums are exact on both engines. */
 const row = (n: number) => ({ id: n, ts: new Date(T0 + n * 1000).toISOString(), device: `d${n % 10}`, value: n % 1000, reading: (n % 1000) / 4 });
@@ -60,7 +65,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
 
     test(`${PUTS * ROWS_PER_PUT} rows by REST PUT streaming, ${IN_FLIGHT} in flight: all there, counts and sums match`, async () => {
       if (engine === "psql") pg = await PostgresServer.start();
-      op = await OperatorNode.start({ engine, pg, dir: join(work, engine), dbms: "vol", streamer: true });
+      op = await OperatorNode.start({ engine, pg, dir: join(work, engine), dbms: "vol", streamer: true, operator: `create_table = true and update_tsd_info = true and threads = ${THREADS}` });
       expect(op.scriptErrors()).toEqual([]);
 
       const sent: Totals = { n: 0, ids: 0, lo: 0, hi: PUTS * ROWS_PER_PUT - 1, value: 0, reading: 0 };
@@ -137,6 +142,38 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       expect(await totals(op, "files")).toEqual(sent);
       expect(readdirSync(op.errorDir)).toEqual([]);
       expect(readdirSync(op.bkupDir)).toHaveLength(FILES);
+    });
+
+    test(`files of ${TABLES} tables at once with threads = ${THREADS}: every row once; on PostgreSQL several workers at a time, one per table`, async () => {
+      const FILES = 20;
+      const ROWS = 200;
+      const expected = new Map<string, number>();
+      for (let t = 0; t < TABLES; t++) {
+        for (let f = 0; f < FILES; f++) {
+          const rows = Array.from({ length: ROWS }, (_, i) => row(2_000_000 + (t * FILES + f) * ROWS + i));
+          dropFile(op.watchDir, `vol.par${t}.test.f${f}.0.json`, rows.map((r) => JSON.stringify(r)).join("\n"));
+        }
+        expected.set(`par${t}`, FILES * ROWS);
+      }
+      // the workers at work, as get operator shows them, until every file is stored
+      let most = 0;
+      await waitFor(
+        "every table's files stored",
+        async () => {
+          const info = await operatorInfo(op.url);
+          most = Math.max(most, (info.busy_tables as string[]).length);
+          return [...expected.keys()].every((t) => info.tables[`vol.${t}`]?.files === FILES);
+        },
+        60_000,
+        5,
+      );
+      // on PostgreSQL the workers' transactions run side by side; SQLite takes one at a time
+      // (and is done before a look sees it busy)
+      if (engine === "psql") expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(THREADS);
+      for (const [table, n] of expected) expect((await totals(op, table)).n).toBe(n);
+      expect(readdirSync(op.errorDir)).toEqual([]);
+      expect((await operatorInfo(op.url)).threads).toBe(THREADS);
     });
   });
 }

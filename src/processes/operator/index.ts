@@ -75,15 +75,28 @@ const ignoredName = (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basenam
 /** The tsd_info hash of a unit: its dbms.table and its text, so a file and a PUT of the same data agree. */
 const dataHash = (dbms: string, table: string, text: string) => createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
 
+/** A settled data file waiting to be stored; `table` is its `dbms.table`. */
+interface QueuedFile {
+  path: string;
+  name: DataFileName;
+  table: string;
+}
+
 class Operator implements NodeProcess {
   private settings?: Settings;
   private watcher?: FSWatcher;
-  private readonly queue: string[] = [];
+  /** Settled data files waiting to be stored, in arrival order, with the table they go to. */
+  private queue: QueuedFile[] = [];
   private readonly queued = new Set<string>();
+  /** Tables a worker is storing now: one worker per table at a time (no two CREATE/ALTER races). */
+  private readonly busyTables = new Set<string>();
+  /** Workers storing queued files: up to `threads`, each on a table of its own. */
+  private readonly workers = new Set<Promise<void>>();
+  /** Set by stop: workers end after their current batch (the rest stays in the watch directory). */
+  private stopping = false;
   /** Files waiting until they are SETTLE_MS old, and their timers. */
   private readonly settling = new Set<string>();
   private readonly settleTimers = new Set<ReturnType<typeof setTimeout>>();
-  private draining?: Promise<void>;
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
   private buffers?: StreamingBuffers;
@@ -126,6 +139,7 @@ class Operator implements NodeProcess {
       return fail("unavailable", "the operator records files in almgm.tsd_info: 'connect dbms almgm where type = sqlite' and 'create table tsd_info where dbms = almgm' first (or update_tsd_info = false)");
     }
     this.settings = s;
+    this.stopping = false;
     this.started = new Date();
     this.buffers = new StreamingBuffers((dbms, table, units) => this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" }))), this.node.bufferThresholds);
     this.buffers.timed = this.node.processes.get("Streamer")?.status() === "Running";
@@ -174,11 +188,23 @@ class Operator implements NodeProcess {
       return;
     }
     this.settling.delete(path);
+    const name = parseDataFileName(basename(path));
+    if (!name.ok) return this.refuse(path, name.error.message);
+    const table = `${name.value.dbms}.${name.value.table}`;
+    const limit = this.settings.limitTables;
+    if (limit.length > 0 && !limit.includes(name.value.table)) return this.refuse(path, `table '${name.value.table}' is not in this operator's limit_tables`, table);
     this.queued.add(path);
-    this.queue.push(path);
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    this.queue.push({ path, name: name.value, table });
+    this.startWorkers();
+  }
+
+  /** Starts workers while there are fewer than `threads` and queued files of a table no worker holds. */
+  private startWorkers(): void {
+    const threads = Math.max(1, this.settings?.threads ?? 1);
+    while (!this.stopping && this.workers.size < threads && this.queue.some((q) => !this.busyTables.has(q.table))) {
+      const worker: Promise<void> = this.work().finally(() => this.workers.delete(worker));
+      this.workers.add(worker);
+    }
   }
 
   /** Queues the files the watcher did not report, once they are unchanged since the previous listing. */
@@ -209,51 +235,44 @@ class Operator implements NodeProcess {
     this.unreported = now;
   }
 
-  /** Takes queued files in batches of one table, until the queue is empty. */
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0 && this.settings) {
-      const first = this.queue[0]!;
-      const name = parseDataFileName(basename(first));
-      if (!name.ok) {
-        this.queue.shift();
-        this.queued.delete(first);
-        this.refuse(first, name.error.message);
-        continue;
-      }
-      const { dbms, table } = name.value;
-      const batch: Array<{ path: string; unit: IngestUnit }> = [];
-      for (let i = 0; i < this.queue.length && batch.length < BATCH_FILES; ) {
-        const path = this.queue[i]!;
-        const n = parseDataFileName(basename(path));
-        if (!n.ok || n.value.dbms !== dbms || n.value.table !== table) {
-          i++;
-          continue;
+  /**
+   * Stores queued files in batches of one table (one transaction each) until no file is
+   * left for a table that no other worker holds. Synchronous up to the first store, so the
+   * table is marked busy before startWorkers looks again.
+   */
+  private async work(): Promise<void> {
+    while (!this.stopping && this.settings) {
+      const next = this.queue.find((q) => !this.busyTables.has(q.table));
+      if (!next) return;
+      const table = next.table;
+      this.busyTables.add(table);
+      try {
+        const taken: QueuedFile[] = [];
+        const rest: QueuedFile[] = [];
+        for (const q of this.queue) (q.table === table && taken.length < BATCH_FILES ? taken : rest).push(q);
+        this.queue = rest;
+        const batch: Array<{ path: string; unit: IngestUnit }> = [];
+        for (const { path, name } of taken) {
+          const unit = this.readUnit(path, name);
+          if (unit.ok) batch.push({ path, unit: unit.value });
+          else {
+            this.queued.delete(path);
+            this.refuse(path, unit.error.message, table);
+          }
         }
-        this.queue.splice(i, 1);
-        const unit = this.readUnit(path, n.value);
-        if (!unit.ok) {
-          this.queued.delete(path);
-          this.refuse(path, unit.error.message, `${dbms}.${table}`);
-          continue;
-        }
-        batch.push({ path, unit: unit.value });
-      }
-      if (batch.length === 0) continue;
-      if (this.settings.limitTables.length > 0 && !this.settings.limitTables.includes(table)) {
-        for (const b of batch) {
+        if (batch.length === 0) continue;
+        const { dbms, table: name } = taken[0]!.name;
+        const r = await this.store(dbms, name, batch.map((b) => b.unit));
+        batch.forEach((b, i) => {
           this.queued.delete(b.path);
-          this.refuse(b.path, `table '${table}' is not in this operator's limit_tables`, `${dbms}.${table}`);
-        }
-        continue;
+          const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error.message };
+          if (o.status === "stored") this.done(b.path);
+          else if (o.status === "duplicate") this.refuse(b.path, `duplicate: this data was stored before as file ${o.fileId}`, table);
+          else this.refuse(b.path, o.error, table);
+        });
+      } finally {
+        this.busyTables.delete(table);
       }
-      const r = await this.store(dbms, table, batch.map((b) => b.unit));
-      batch.forEach((b, i) => {
-        this.queued.delete(b.path);
-        const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error.message };
-        if (o.status === "stored") this.done(b.path);
-        else if (o.status === "duplicate") this.refuse(b.path, `duplicate: this data was stored before as file ${o.fileId}`, `${dbms}.${table}`);
-        else this.refuse(b.path, o.error, `${dbms}.${table}`);
-      });
     }
   }
 
@@ -358,6 +377,7 @@ class Operator implements NodeProcess {
 
   async stop(): Promise<void> {
     this.abortStart?.(); // a stop while the watcher is not ready yet must not leave start waiting
+    this.stopping = true;
     this.node.ingest = undefined;
     clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
@@ -368,7 +388,9 @@ class Operator implements NodeProcess {
     if (this.node.streaming === this.buffers) this.node.streaming = undefined;
     await this.watcher?.close();
     this.watcher = undefined;
-    await this.draining;
+    await Promise.all(this.workers);
+    this.queue = [];
+    this.queued.clear();
     this.settings = undefined;
   }
 
@@ -391,6 +413,8 @@ class Operator implements NodeProcess {
       watch_dir: s.watchDir,
       started: this.started?.toISOString(),
       queued_files: this.queue.length,
+      threads: s.threads,
+      busy_tables: [...this.busyTables],
       create_table: s.createTable,
       update_tsd_info: s.updateTsdInfo,
       tables: Object.fromEntries([...this.stats].map(([k, v]) => [k, { files: v.files, rows: v.rows, errors: v.errors, last_error: v.lastError }])),
@@ -424,7 +448,7 @@ registerProcess({
       distributor: bool("hand stored files to the data distributor's directory"),
       master_node: { type: "ipport", help: "the master node, for the table policies of new tables" },
       master: { type: "ipport", help: "the master node (same as master_node)" },
-      threads: { type: "int", help: "worker count" },
+      threads: { type: "int", help: "workers storing watch-directory files at once, each on a table of its own (default 1)" },
     },
     examples: ["run operator where create_table = true and update_tsd_info = true and archive = true and master_node = !ledger_conn and policy = !operator_id"],
   },
