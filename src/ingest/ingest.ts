@@ -8,6 +8,7 @@
  */
 import type { Node } from "../node/node.ts";
 import type { Database } from "../storage/database.ts";
+import { KeyedLock } from "../util/keyed-lock.ts";
 import { type Result, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
@@ -34,17 +35,22 @@ export interface IngestOptions {
 }
 
 /**
- * Hashes being stored by this process, per node. A claim still `processing` is taken to be
- * left by a crash, so two writers of one hash in the same process (a PUT sent again while
- * the first is still being written, the same body twice in one streaming buffer, a
- * file-mode and a streaming PUT of the same data) must not both hold it: the later waits.
+ * One writer per table at a time, per node: the streaming buffers and the operator's file
+ * workers may store into one table together, and on PostgreSQL two transactions creating
+ * the same table (or adding the same column) fail. It also keeps one hash to one writer:
+ * the hash covers the table, and a claim still `processing` is taken to be left by a crash.
  */
-const inFlight = new WeakMap<Node, Map<string, Promise<void>>>();
+const tableLocks = new WeakMap<Node, KeyedLock>();
 
 /** Stores units into `dbms.table`; one outcome per unit, in order. The same data twice is stored once. */
-export async function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
-  if (!options.updateTsdInfo) return storeUnits(node, dbms, table, units, options);
-  // one unit per hash; a repeat gets the first one's outcome, as a duplicate when it was stored
+export function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
+  let lock = tableLocks.get(node);
+  if (!lock) tableLocks.set(node, (lock = new KeyedLock()));
+  return lock.run(`${dbms}.${table}`.toLowerCase(), () => (options.updateTsdInfo ? storeOncePerHash(node, dbms, table, units, options) : storeUnits(node, dbms, table, units, options)));
+}
+
+/** Units with the same hash in one call: the first is stored, the others get its outcome as duplicates. */
+async function storeOncePerHash(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
   const firstOf = new Map<string, number>();
   const unique: IngestUnit[] = [];
   const index = units.map((u) => {
@@ -55,34 +61,19 @@ export async function ingestUnits(node: Node, dbms: string, table: string, units
     }
     return i;
   });
-  let busy = inFlight.get(node);
-  if (!busy) inFlight.set(node, (busy = new Map()));
-  for (;;) {
-    const others = unique.flatMap((u) => busy.get(u.hash) ?? []);
-    if (others.length === 0) break;
-    await Promise.all(others);
-  }
-  let release = () => {};
-  const mine = new Promise<void>((done) => (release = done));
-  for (const u of unique) busy.set(u.hash, mine);
-  try {
-    const r = await storeUnits(node, dbms, table, unique, options);
-    if (!r.ok) return r;
-    const answered = new Set<number>();
-    return ok(
-      index.map((i): UnitOutcome => {
-        const o = r.value[i]!;
-        if (!answered.has(i)) {
-          answered.add(i);
-          return o;
-        }
-        return o.status === "stored" ? { ...o, status: "duplicate" } : o;
-      }),
-    );
-  } finally {
-    for (const u of unique) if (busy.get(u.hash) === mine) busy.delete(u.hash);
-    release();
-  }
+  const r = await storeUnits(node, dbms, table, unique, options);
+  if (!r.ok) return r;
+  const answered = new Set<number>();
+  return ok(
+    index.map((i): UnitOutcome => {
+      const o = r.value[i]!;
+      if (!answered.has(i)) {
+        answered.add(i);
+        return o;
+      }
+      return o.status === "stored" ? { ...o, status: "duplicate" } : o;
+    }),
+  );
 }
 
 async function storeUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {

@@ -1,0 +1,66 @@
+/**
+ * ingestUnits on both engines, with writers at once: three writers of a table that does
+ * not exist yet, each bringing a column of its own (on PostgreSQL two transactions creating
+ * one table, or adding one column, fail), and the same unit from two writers (stored once).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PostgresServer } from "../../test/support/postgres.ts";
+import "../commands/all.ts";
+import { Node } from "../node/node.ts";
+import { ingestUnits } from "./ingest.ts";
+
+const work = mkdtempSync(join(tmpdir(), "anylog-ingest-"));
+let pg: PostgresServer | undefined;
+afterAll(async () => {
+  await pg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const OPTIONS = { createTable: true, updateTsdInfo: true };
+
+for (const engine of ["sqlite", "psql"] as const) {
+  describe(`ingestUnits on ${engine}`, () => {
+    let node: Node;
+    afterAll(async () => node?.shutdown("test done"));
+
+    const run = async (line: string) => {
+      const r = await node.execute(line, node.context("script"));
+      if (!r.ok) throw new Error(`${line}: ${r.error.message}`);
+      return r.value;
+    };
+
+    test("writers of one new table at once, each with a column of its own: all stored, every column there", async () => {
+      node = new Node({ env: { ANYLOG_HOME: join(work, engine) } });
+      let where = "where type = sqlite";
+      if (engine === "psql") {
+        pg = await PostgresServer.start();
+        where = `where type = psql and ip = 127.0.0.1 and port = ${pg.port} and user = postgres`;
+      }
+      await run(`connect dbms almgm ${where}`);
+      await run("create table tsd_info where dbms = almgm");
+      await run(`connect dbms d ${where}`);
+      for (let round = 0; round < 5; round++) {
+        const outcomes = await Promise.all(
+          [0, 1, 2].map((w) => ingestUnits(node, "d", `new${round}`, [{ hash: `r${round}w${w}`, source: "test", rows: [{ w, [`only${w}`]: w * 10 }] }], OPTIONS)),
+        );
+        expect(outcomes.map((r) => (r.ok ? r.value[0]?.status : r.error.message))).toEqual(["stored", "stored", "stored"]);
+        const rows = (await run(`sql d format = json and stat = false "select w, only0, only1, only2 from new${round} order by w"`)) as { Query: unknown[] };
+        expect(rows.Query).toEqual([
+          { w: 0, only0: 0, only1: null, only2: null },
+          { w: 1, only0: null, only1: 10, only2: null },
+          { w: 2, only0: null, only1: null, only2: 20 },
+        ]);
+      }
+    });
+
+    test("the same unit from two writers at once is stored once", async () => {
+      const unit = { hash: "twice", source: "test", rows: [{ w: 7 }] };
+      const [a, b] = await Promise.all([ingestUnits(node, "d", "same", [unit], OPTIONS), ingestUnits(node, "d", "same", [unit], OPTIONS)]);
+      expect([a, b].map((r) => (r.ok ? r.value[0]?.status : r.error.message)).sort()).toEqual(["duplicate", "stored"]);
+      expect(await run('sql d format = json and stat = false "select count(*) as n from same"')).toEqual({ Query: [{ n: 1 }] });
+    });
+  });
+}
