@@ -2,7 +2,8 @@
  * Time partitions on a real operator, on SQLite and on PostgreSQL: rows over 10 days with
  * `partition <dbms> <table> using <col> by 1 day` give 10 partitions (`get partitions`);
  * `drop partition ... keep=3` leaves the 3 newest and `select count(*)` on the table agrees;
- * `drop partition` without keep drops the oldest one at a time and never the only one.
+ * `drop partition` without keep drops the oldest one at a time and never the only one; a
+ * late row for a dropped day makes its partition again.
  */
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -53,7 +54,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
     let pg: PostgresServer | undefined;
     afterAll(async () => pg?.stop());
 
-    test("10 days by 1 day give 10 partitions; keep=3 leaves 3; without keep the only one stays", async () => {
+    test("10 days by 1 day give 10 partitions; keep=3 leaves 3; without keep the only one stays; a dropped day comes back", async () => {
       if (engine === "psql") pg = await PostgresServer.start();
       const op = await OperatorNode.start({
         engine,
@@ -114,6 +115,13 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       const zero = await command(op.url, "drop partition where dbms = part and table = readings and keep = 0", true);
       expect(zero.status).toBe(400);
       expect(await partitions(op, "readings")).toHaveLength(1);
+
+      // a late row for a day whose partition was dropped makes that partition again
+      const old = { id: 20_000, ts: all[0]!.ts, day: 0, value: 2.5 };
+      const again = await put(op.url, "part", "readings", JSON.stringify(old));
+      expect(again.status).toBe(200);
+      expect(await partitions(op, "readings")).toEqual([names[0]!, ...remaining]);
+      expect(await scalar(op, "part", "select sum(id) as s from readings")).toBe(30_000);
     });
   });
 }

@@ -9,7 +9,9 @@ import type { Database } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
 import { parseVolume, type Thresholds } from "./buffers.ts";
+import { withTableLock } from "./ingest.ts";
 import { dropPartitions, listPartitions, parseInterval } from "./partitions.ts";
+import { forgetColumns } from "./table-writer.ts";
 
 addCommands(
   command({
@@ -71,7 +73,12 @@ addCommands(
       if (!tables.ok) return tables;
       const dropped: string[] = [];
       for (const t of tables.value) {
-        const r = await dropPartitions(db.value, t, keep);
+        // not while rows are written into the table; its dropped partitions leave the column cache
+        const r = await withTableLock(ctx.node, db.value.name, t, async () => {
+          const d = await dropPartitions(db.value, t, keep);
+          if (d.ok && d.value.length > 0) forgetColumns(db.value);
+          return d;
+        });
         if (!r.ok) return r;
         dropped.push(...r.value);
       }

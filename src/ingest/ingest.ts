@@ -42,11 +42,16 @@ export interface IngestOptions {
  */
 const tableLocks = new WeakMap<Node, KeyedLock>();
 
-/** Stores units into `dbms.table`; one outcome per unit, in order. The same data twice is stored once. */
-export function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
+/** Runs `work` as the only writer of `dbms.table` on this node (ingest, dropping partitions). */
+export function withTableLock<T>(node: Node, dbms: string, table: string, work: () => Promise<T>): Promise<T> {
   let lock = tableLocks.get(node);
   if (!lock) tableLocks.set(node, (lock = new KeyedLock()));
-  return lock.run(`${dbms}.${table}`.toLowerCase(), () => (options.updateTsdInfo ? storeOncePerHash(node, dbms, table, units, options) : storeUnits(node, dbms, table, units, options)));
+  return lock.run(`${dbms}.${table}`.toLowerCase(), work);
+}
+
+/** Stores units into `dbms.table`; one outcome per unit, in order. The same data twice is stored once. */
+export function ingestUnits(node: Node, dbms: string, table: string, units: IngestUnit[], options: IngestOptions): Promise<Result<UnitOutcome[]>> {
+  return withTableLock(node, dbms, table, () => (options.updateTsdInfo ? storeOncePerHash(node, dbms, table, units, options) : storeUnits(node, dbms, table, units, options)));
 }
 
 /** Units with the same hash in one call: the first is stored, the others get its outcome as duplicates. */
