@@ -2,6 +2,7 @@
  * ingestUnits on both engines, with writers at once: three writers of a table that does
  * not exist yet, each bringing a column of its own (on PostgreSQL two transactions creating
  * one table, or adding one column, fail), and the same unit from two writers (stored once).
+ * A table dropped outside the node is made again by the next unit.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,6 +55,17 @@ for (const engine of ["sqlite", "psql"] as const) {
           { w: 2, only0: null, only1: null, only2: 20 },
         ]);
       }
+    });
+
+    test("a table dropped behind the node's back is made again by the next unit", async () => {
+      const one = (hash: string) => ingestUnits(node, "d", "gone", [{ hash, source: "test", rows: [{ w: 1 }] }], OPTIONS);
+      // the second unit finds the table and keeps its columns
+      for (const hash of ["first", "second"]) expect((await one(hash)).ok).toBe(true);
+      const db = node.databases.get("d")!;
+      expect((await db.exec("DROP TABLE gone")).ok).toBe(true);
+      const after = await one("after");
+      expect(after.ok && after.value[0]?.status).toBe("stored");
+      expect(await run('sql d format = json and stat = false "select count(*) as n from gone"')).toEqual({ Query: [{ n: 1 }] });
     });
 
     test("the same unit from two writers at once is stored once", async () => {

@@ -131,9 +131,9 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
       outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
       if (together.value[k]?.created) created.push(together.value[k]!.created!);
     });
-  } else if (toWrite.length === 1) {
-    outcomes[toWrite[0]!] = { status: "failed", error: together.error.message };
   } else {
+    // each alone: one bad unit does not sink the others, and the columns are read again
+    // (a table dropped behind the node's back is made again)
     for (const i of toWrite) {
       const alone = await writeAll([i]);
       if (alone.ok) {
