@@ -116,6 +116,18 @@ describe("bad input by REST PUT", () => {
     await putGood();
   });
 
+  test("a table or dbms name that is not a name is 400 naming it, in both modes", async () => {
+    await putGood();
+    for (const mode of ["streaming", "file"] as const) {
+      for (const table of ["two words", "x;drop table readings", "9lives", 'quo"te']) {
+        const error = await expectRefused(await put(op.url, "edge", table, JSON.stringify({ id: 3100, v: 1 }), { mode }), 400, /not a table name/);
+        expect(error).toContain(table);
+      }
+      await expectRefused(await put(op.url, "ed ge", "readings", JSON.stringify({ id: 3101, v: 1 }), { mode }), 400, /not a database name/);
+    }
+    await putGood();
+  });
+
   test("an empty body is 400", async () => {
     await putGood();
     for (const body of ["", "   \n\n  ", "[]"]) await expectRefused(await put(op.url, "edge", "readings", body), 400, /empty|no data/i);

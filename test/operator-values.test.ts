@@ -3,7 +3,8 @@
  * with the node in a time zone other than UTC (America/New_York, which skips 02:00-03:00
  * on 2026-03-08): timestamps with and without fractions (one inside the skipped hour),
  * integers up to 2^53, floats, text with quotes and non-ASCII, booleans, nulls; by a
- * streaming PUT and by a watch-dir file. Times are taken as UTC (as AnyLog stores them) and
+ * streaming PUT and by a watch-dir file. Keys and a table named by SQL keywords (group,
+ * order, user, select) are stored and read back like any other. Times are taken as UTC (as AnyLog stores them) and
  * read back with `timezone = utc`.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -53,6 +54,23 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       const r = await put(op.url, "vals", "by_put", ROWS.map((x) => JSON.stringify(x)).join("\n"));
       expect(r.status).toBe(200);
       expect(await readBack("by_put")).toEqual(EXPECTED);
+    });
+
+    test("keys and a table named by SQL keywords (group, order, user, select), and a header in capitals", async () => {
+      const rows = [
+        { n: 1, group: "a", order: 2, user: "u1", select: true },
+        { n: 2, group: "b", order: 1, user: "u2", select: false },
+      ];
+      expect((await put(op.url, "vals", "Order", rows.map((x) => JSON.stringify(x)).join("\n"))).status).toBe(200);
+      dropFile(op.watchDir, "vals.order.test.1.json", JSON.stringify({ n: 3, group: "c", order: 0, user: "u3", select: null }));
+      await waitFor("the file's row", async () => (await select(op, "vals", 'select count(*) as c from \\"order\\"').catch(() => [{ c: 0 }]))[0]?.c == 3);
+      const back = await select(op, "vals", 'select * from \\"order\\" order by n');
+      // (the quotes around "order" are escaped for the command language)
+      expect(back.map((r) => [Number(r.n), r.group, Number(r.order), r.user, asBool(r.select)])).toEqual([
+        [1, "a", 2, "u1", true],
+        [2, "b", 1, "u2", false],
+        [3, "c", 0, "u3", null],
+      ]);
     });
 
     test("a watch-dir file: every value as sent", async () => {

@@ -6,7 +6,7 @@
  * Every user table also has AnyLog's bookkeeping columns: row_id, insert_timestamp, tsd_name,
  * tsd_id (the file it came from, which makes re-ingesting after a crash detectable).
  */
-import type { Database, Engine } from "../storage/database.ts";
+import { type Database, type Engine, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 
@@ -65,16 +65,16 @@ export function createTableSql(engine: Engine, table: string, columns: Map<strin
     engine === "psql"
       ? ["row_id BIGSERIAL PRIMARY KEY", "insert_timestamp TIMESTAMP NOT NULL DEFAULT NOW()", "tsd_name CHAR(3)", "tsd_id BIGINT"]
       : ["row_id INTEGER PRIMARY KEY", "insert_timestamp TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))", "tsd_name CHAR(3)", "tsd_id INTEGER"];
-  const user = [...columns].filter(([c]) => !(BOOKKEEPING as readonly string[]).includes(c)).map(([c, t]) => `${c} ${SQL_TYPE[engine][t]}`);
-  return `CREATE TABLE IF NOT EXISTS ${table} (${[...bookkeeping, ...user].join(", ")})`;
+  const user = [...columns].filter(([c]) => !(BOOKKEEPING as readonly string[]).includes(c)).map(([c, t]) => `${quoteName(c)} ${SQL_TYPE[engine][t]}`);
+  return `CREATE TABLE IF NOT EXISTS ${quoteName(table)} (${[...bookkeeping, ...user].join(", ")})`;
 }
 
 export function indexSql(table: string): string {
-  return `CREATE INDEX IF NOT EXISTS ${table}_tsd_id_idx ON ${table} (tsd_id)`;
+  return `CREATE INDEX IF NOT EXISTS ${quoteName(`${table}_tsd_id_idx`)} ON ${quoteName(table)} (tsd_id)`;
 }
 
 export function addColumnSql(engine: Engine, table: string, column: string, type: ColumnType): string {
-  return `ALTER TABLE ${table} ADD COLUMN ${column} ${SQL_TYPE[engine][type]}`;
+  return `ALTER TABLE ${quoteName(table)} ADD COLUMN ${quoteName(column)} ${SQL_TYPE[engine][type]}`;
 }
 
 /** The columns of an existing table (undefined when there is no such table). */

@@ -17,6 +17,11 @@ export interface DataFileName {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A database or table name of data (letters, digits and _, not a digit first), in lower case. */
+export function dataName(kind: "database" | "table", name: string): Result<string> {
+  return NAME.test(name) ? ok(name.toLowerCase()) : fail("bad_value", `'${name}' is not a ${kind} name (letters, digits and _, not a digit first)`);
+}
+
 export function parseDataFileName(fileName: string): Result<DataFileName> {
   const m = /^(.*)\.json(\.gz)?$/i.exec(fileName);
   if (!m) return fail("bad_value", `'${fileName}' is not a data file: names end in .json (or .json.gz)`);
@@ -25,8 +30,10 @@ export function parseDataFileName(fileName: string): Result<DataFileName> {
   if (parts.length < 2 || !dbms || !table) {
     return fail("bad_value", `'${fileName}' does not follow the naming convention <dbms>.<table>[.<source>.<hash>.<instructions>].json`);
   }
-  if (!NAME.test(dbms)) return fail("bad_value", `'${fileName}': '${dbms}' is not a database name (letters, digits, _)`);
-  if (!NAME.test(table)) return fail("bad_value", `'${fileName}': '${table}' is not a table name (letters, digits, _)`);
+  for (const [kind, name] of [["database", dbms], ["table", table]] as const) {
+    const r = dataName(kind, name);
+    if (!r.ok) return fail("bad_value", `'${fileName}': ${r.error.message}`);
+  }
   return ok({ dbms: dbms.toLowerCase(), table: table.toLowerCase(), source, hash, instructions, compressed: m[2] !== undefined });
 }
 

@@ -7,7 +7,7 @@
  * sink the others. After a crash, a claim left half-done is settled by looking for its rows.
  */
 import type { Node } from "../node/node.ts";
-import type { Database } from "../storage/database.ts";
+import { type Database, quoteName } from "../storage/database.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import { type Result, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
@@ -157,7 +157,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
 }
 
 async function rowsOf(db: Database, table: string, fileId: number): Promise<number> {
-  const r = await db.query(`SELECT count(*) AS n FROM ${table} WHERE tsd_id = ?`, [fileId]);
+  const r = await db.query(`SELECT count(*) AS n FROM ${quoteName(table)} WHERE tsd_id = ?`, [fileId]);
   return r.ok ? Number(r.value[0]?.n ?? 0) : 0;
 }
 

@@ -5,7 +5,7 @@
  * a view named after the table over all of them, so queries on the table see every
  * partition and dropping old data is dropping old tables.
  */
-import type { Database } from "../storage/database.ts";
+import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 
 export type PartitionUnit = "hour" | "day" | "week" | "month" | "year";
@@ -110,10 +110,10 @@ export async function listPartitions(db: Database, table: string): Promise<Resul
 export async function rebuildView(db: Database, table: string): Promise<Result<void>> {
   const parts = await listPartitions(db, table);
   if (!parts.ok) return parts;
-  const dropped = await db.exec(`DROP VIEW IF EXISTS ${table}`);
+  const dropped = await db.exec(`DROP VIEW IF EXISTS ${quoteName(table)}`);
   if (!dropped.ok) return dropped;
   if (parts.value.length === 0) return ok(undefined);
-  const r = await db.exec(`CREATE VIEW ${table} AS ${parts.value.map((p) => `SELECT * FROM ${p}`).join(" UNION ALL ")}`);
+  const r = await db.exec(`CREATE VIEW ${quoteName(table)} AS ${parts.value.map((p) => `SELECT * FROM ${quoteName(p)}`).join(" UNION ALL ")}`);
   return r.ok ? ok(undefined) : r;
 }
 
@@ -125,10 +125,10 @@ export async function dropPartitions(db: Database, table: string, keep: number |
     const list = parts.value;
     const drop = keep === undefined ? (list.length > 1 ? list.slice(0, 1) : []) : list.slice(0, Math.max(0, list.length - keep));
     if (drop.length === 0) return ok([]);
-    const dv = await tx.exec(`DROP VIEW IF EXISTS ${table}`);
+    const dv = await tx.exec(`DROP VIEW IF EXISTS ${quoteName(table)}`);
     if (!dv.ok) return dv;
     for (const p of drop) {
-      const r = await tx.exec(`DROP TABLE ${p}`);
+      const r = await tx.exec(`DROP TABLE ${quoteName(p)}`);
       if (!r.ok) return r;
     }
     const v = await rebuildView(tx, table);

@@ -4,7 +4,7 @@
  * partition) is created from the data's types when allowed, new keys become new columns,
  * every value is checked against its column, and rows go in as multi-row INSERTs.
  */
-import type { Database } from "../storage/database.ts";
+import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, fitsAsIs, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
 import { type PartitionRule, listPartitions, partitionName, rebuildView, rowTime } from "./partitions.ts";
@@ -198,7 +198,7 @@ function insertSql(table: string, keys: string[], rows: number): string {
   let text = insertTexts.get(key);
   if (text === undefined) {
     const values = Array.from({ length: rows }, (_, r) => `(${[...keys.map((_, c) => `?${3 + r * keys.length + c}`), "?1", "'0'", "?2"].join(", ")})`);
-    text = `INSERT INTO ${table} (${[...keys, "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
+    text = `INSERT INTO ${quoteName(table)} (${[...keys.map(quoteName), "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
     if (insertTexts.size >= 500) insertTexts.clear(); // many tables or changing columns: start over
     insertTexts.set(key, text);
   }

@@ -122,7 +122,8 @@ export function closingBracket(text: string, start: number, open: string, close:
   return -1;
 }
 
-function unescape(s: string, quote: string): string {
+/** The text inside quotes as meant: `\<quote>` and `\\` stand for the character itself. */
+export function unescape(s: string, quote: string): string {
   return s.replace(/\\(.)/g, (_, ch: string) => (ch === quote || ch === "\\" ? ch : `\\${ch}`));
 }
 

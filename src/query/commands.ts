@@ -4,6 +4,7 @@
  * (read-only, AnyLog's reply shapes) and `get rows count`. Both only read, so both are GET.
  */
 import { command } from "../commands/spec.ts";
+import { unescape } from "../language/tokens.ts";
 import { addCommands } from "../commands/table.ts";
 import { fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
@@ -11,10 +12,10 @@ import { FORMATS, formatOf, queryReply } from "./reply.ts";
 import { rowsCount } from "./rows-count.ts";
 import { runLocalQuery } from "./run.ts";
 
-/** The query text without the quotes around it. */
+/** The query text without the quotes around it (`\"` inside stands for `"`: "select \"order\" from t"). */
 function unquote(text: string): string {
   const t = text.trim();
-  return t.length >= 2 && (t[0] === '"' || t[0] === "'") && t.endsWith(t[0]) ? t.slice(1, -1) : t;
+  return t.length >= 2 && (t[0] === '"' || t[0] === "'") && t.endsWith(t[0]) ? unescape(t.slice(1, -1), t[0]) : t;
 }
 
 addCommands(

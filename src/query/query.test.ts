@@ -123,6 +123,10 @@ function queryContract(engine: string, connectCommand: () => Promise<string>) {
       expect(r.Statistics).toEqual([{ Count: 3, Time: expect.stringMatching(/^\d\d:\d\d:\d\d$/), Nodes: 1 }]);
     });
 
+    test('quotes inside the query are written \\" (a column named by a keyword)', async () => {
+      expect(await value('sql test stat = false "select n as \\"order\\" from readings where n = 1"')).toEqual({ Query: [{ order: 1 }] });
+    });
+
     test("stat = false drops Statistics", async () => {
       expect(await value('sql test stat = false "select n from readings where n = 2"')).toEqual({ Query: [{ n: 2 }] });
     });

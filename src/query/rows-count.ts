@@ -6,7 +6,7 @@
  * `select count(*)` query.
  */
 import type { Node } from "../node/node.ts";
-import type { Database } from "../storage/database.ts";
+import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 
 export interface TableCount {
@@ -20,7 +20,6 @@ export type Grouping = "partition" | "table";
 /** The table a physical table belongs to: `par_<table>_<start>` belongs to `<table>`. */
 export const logicalTable = (physical: string): string => /^par_(.+)_\d+$/.exec(physical)?.[1] ?? physical;
 
-const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Tables that hold rows (not views: a partitioned table's view would count its rows twice). */
 async function baseTables(db: Database): Promise<Result<string[]>> {

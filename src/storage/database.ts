@@ -25,6 +25,14 @@ export interface ReadAnswer {
   rows: unknown[][];
 }
 
+/**
+ * A table or column name as an SQL identifier, quoted the way both engines read it: data
+ * keys such as "group", "order" or "user" are SQL keywords, and names are kept in lower case.
+ */
+export function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 export interface Database {
   /** The logical name (`almgm`, `blockchain`, ...). */
   readonly name: string;

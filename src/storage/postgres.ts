@@ -5,7 +5,7 @@
  */
 import postgres from "postgres";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./database.ts";
+import { type ConnectOptions, type Database, type ReadAnswer, type Row, type ValueKind, quoteName } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -203,7 +203,7 @@ export class PostgresDatabase implements Database {
   }
 
   async lockWriters(table: string): Promise<Result<void>> {
-    const r = await this.exec(`LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`);
+    const r = await this.exec(`LOCK TABLE ${quoteName(table)} IN SHARE ROW EXCLUSIVE MODE`);
     return r.ok ? ok(undefined) : r;
   }
 

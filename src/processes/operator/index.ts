@@ -14,7 +14,7 @@ import { basename, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
 import { StreamingBuffers } from "../../ingest/buffers.ts";
-import { type DataFileName, dataFileName, parseDataFileName } from "../../ingest/file-name.ts";
+import { type DataFileName, dataFileName, dataName, parseDataFileName } from "../../ingest/file-name.ts";
 import { type IngestUnit, type UnitOutcome, ingestUnits } from "../../ingest/ingest.ts";
 import { parseRows } from "../../ingest/rows.ts";
 import type { PutRequest, RowIngest } from "../../node/ingest.ts";
@@ -358,17 +358,20 @@ class Operator implements NodeProcess {
       put: async (req: PutRequest) => {
         const s = this.settings;
         if (!s || !this.buffers) return fail("unavailable", "no operator running on this node: start one with 'run operator'");
-        if (!this.node.databases.get(req.dbms)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
-        const hash = dataHash(req.dbms, req.table, req.body);
-        if (req.mode === "file") {
-          const rows = parseRows(req.body);
-          if (!rows.ok) return rows;
-          const written = writeFileAtomic(join(s.watchDir, dataFileName(req.dbms, req.table, "rest", hash)), req.body);
-          return written.ok ? ok({ hash, rows: rows.value.length }) : written;
-        }
+        const dbms = dataName("database", req.dbms);
+        if (!dbms.ok) return dbms;
+        const table = dataName("table", req.table);
+        if (!table.ok) return table;
+        if (!this.node.databases.get(dbms.value)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
+        if (s.limitTables.length > 0 && !s.limitTables.includes(table.value)) return fail("bad_value", `table '${table.value}' is not in this operator's limit_tables`);
+        const hash = dataHash(dbms.value, table.value, req.body);
         const rows = parseRows(req.body);
         if (!rows.ok) return rows;
-        const o = await this.buffers.put(req.dbms, req.table, hash, rows.value, req.body.length);
+        if (req.mode === "file") {
+          const written = writeFileAtomic(join(s.watchDir, dataFileName(dbms.value, table.value, "rest", hash)), req.body);
+          return written.ok ? ok({ hash, rows: rows.value.length }) : written;
+        }
+        const o = await this.buffers.put(dbms.value, table.value, hash, rows.value, req.body.length);
         if (o.status === "failed") return fail("bad_value", o.error);
         return ok({ hash, rows: o.rows });
       },
