@@ -6,6 +6,7 @@
  * Every user table also has AnyLog's bookkeeping columns: row_id, insert_timestamp, tsd_name,
  * tsd_id (the file it came from, which makes re-ingesting after a crash detectable).
  */
+import { createHash } from "node:crypto";
 import { type Database, type Engine, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
@@ -69,8 +70,11 @@ export function createTableSql(engine: Engine, table: string, columns: Map<strin
   return `CREATE TABLE IF NOT EXISTS ${quoteName(table)} (${[...bookkeeping, ...user].join(", ")})`;
 }
 
+/** The tsd_id index of a table; its name kept within PostgreSQL's 63 characters, unlike any table's. */
 export function indexSql(table: string): string {
-  return `CREATE INDEX IF NOT EXISTS ${quoteName(`${table}_tsd_id_idx`)} ON ${quoteName(table)} (tsd_id)`;
+  let name = `${table}_tsd_id_idx`;
+  if (name.length > 63) name = `${table.slice(0, 43)}_${createHash("md5").update(table).digest("hex").slice(0, 8)}_tsd_id_idx`;
+  return `CREATE INDEX IF NOT EXISTS ${quoteName(name)} ON ${quoteName(table)} (tsd_id)`;
 }
 
 export function addColumnSql(engine: Engine, table: string, column: string, type: ColumnType): string {

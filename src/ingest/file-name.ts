@@ -17,9 +17,17 @@ export interface DataFileName {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Longest names: PostgreSQL keeps 63 characters of a name, and a table's time partitions
+ * are called par_<table>_<YYYYMMDDHH>.
+ */
+const LONGEST = { database: 63, table: 48 };
+
 /** A database or table name of data (letters, digits and _, not a digit first), in lower case. */
 export function dataName(kind: "database" | "table", name: string): Result<string> {
-  return NAME.test(name) ? ok(name.toLowerCase()) : fail("bad_value", `'${name}' is not a ${kind} name (letters, digits and _, not a digit first)`);
+  if (!NAME.test(name)) return fail("bad_value", `'${name}' is not a ${kind} name (letters, digits and _, not a digit first)`);
+  if (name.length > LONGEST[kind]) return fail("bad_value", `'${name}' is not a ${kind} name: at most ${LONGEST[kind]} characters`);
+  return ok(name.toLowerCase());
 }
 
 export function parseDataFileName(fileName: string): Result<DataFileName> {

@@ -12,6 +12,7 @@ import { PostgresServer } from "../../test/support/postgres.ts";
 import "../commands/all.ts";
 import { Node } from "../node/node.ts";
 import { ingestUnits } from "./ingest.ts";
+import { parseRows } from "./rows.ts";
 
 const work = mkdtempSync(join(tmpdir(), "anylog-ingest-"));
 let pg: PostgresServer | undefined;
@@ -66,6 +67,17 @@ for (const engine of ["sqlite", "psql"] as const) {
       const after = await one("after");
       expect(after.ok && after.value[0]?.status).toBe("stored");
       expect(await run('sql d format = json and stat = false "select count(*) as n from gone"')).toEqual({ Query: [{ n: 1 }] });
+    });
+
+    test("a key longer than PostgreSQL keeps (63 characters) is its column in every unit", async () => {
+      const long = "k".repeat(70);
+      for (let i = 0; i < 3; i++) {
+        const rows = parseRows(JSON.stringify({ [long]: i }));
+        if (!rows.ok) throw new Error(rows.error.message);
+        const r = await ingestUnits(node, "d", "longkeys", [{ hash: `long${i}`, source: "test", rows: rows.value }], OPTIONS);
+        expect(r.ok && r.value[0]?.status).toBe("stored");
+      }
+      expect(await run(`sql d format = json and stat = false "select sum(${"k".repeat(63)}) as s from longkeys"`)).toEqual({ Query: [{ s: 3 }] });
     });
 
     test("the same unit from two writers at once is stored once", async () => {

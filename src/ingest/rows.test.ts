@@ -30,8 +30,9 @@ describe("parseRows", () => {
     expect(rows('{\n  "a": 1,\n  "b": [1, 2]\n}')).toEqual([{ a: 1, b: [1, 2] }]);
   });
 
-  test("keys become column names", () => {
+  test("keys become column names, of 63 characters at most", () => {
     expect(rows('{"Temp C": 1, "9lives": 2, "ok_1": 3}\n{"Temp C": 4}')).toEqual([{ temp_c: 1, _9lives: 2, ok_1: 3 }, { temp_c: 4 }]);
+    expect(rows(JSON.stringify({ ["K".repeat(70)]: 1 }))).toEqual([{ ["k".repeat(63)]: 1 }]);
   });
 
   test("errors name the line or element at fault", () => {

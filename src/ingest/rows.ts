@@ -10,11 +10,15 @@ export type DataRow = Record<string, unknown>;
 /** Column names already worked out: data repeats the same few keys on every row. */
 const names = new Map<string, string>();
 
+/** The longest name PostgreSQL keeps (it cuts longer ones, so a longer key would never match its column). */
+export const MAX_NAME = 63;
+
 export function columnName(key: string): string {
   let c = names.get(key);
   if (c === undefined) {
     c = key.trim().toLowerCase().replace(/[^a-z0-9_]/g, "_");
     if (!/^[a-z_]/.test(c)) c = `_${c}`;
+    c = c.slice(0, MAX_NAME);
     if (names.size < 10_000) names.set(key, c);
   }
   return c;
