@@ -4,7 +4,8 @@
  * on 2026-03-08): timestamps with and without fractions (one inside the skipped hour),
  * integers up to 2^53, floats, text with quotes and non-ASCII, booleans, nulls; by a
  * streaming PUT and by a watch-dir file. Keys and a table named by SQL keywords (group,
- * order, user, select) are stored and read back like any other. Times are taken as UTC (as AnyLog stores them) and
+ * order, user, select) are stored and read back like any other. Times written with T and Z,
+ * an offset or as epoch seconds are stored as UTC and compare in time order. Times are taken as UTC (as AnyLog stores them) and
  * read back with `timezone = utc`.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -71,6 +72,28 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
         [2, "b", 1, "u2", false],
         [3, "c", 0, "u3", null],
       ]);
+    });
+
+    test("times written with T and Z, an offset, or as epoch seconds are stored as UTC and compare in time order", async () => {
+      const rows = [
+        { n: 1, ts: "2026-01-01T10:00:00Z" },
+        { n: 2, ts: "2026-01-01T12:30:00+02:00" },
+        { n: 3, ts: "2026-01-01 11:00:00" },
+        { n: 5, ts: "2026-01-01T05:20:00.250-05:00" },
+      ];
+      expect((await put(op.url, "vals", "times", rows.map((x) => JSON.stringify(x)).join("\n"))).status).toBe(200);
+      // a number into the time column made by the first PUT: epoch seconds
+      expect((await put(op.url, "vals", "times", JSON.stringify({ n: 4, ts: Date.UTC(2026, 0, 1, 11, 15) / 1000 }))).status).toBe(200);
+      const back = await select(op, "vals", "select n, ts from times order by ts", "timezone = utc");
+      expect(back.map((r) => [Number(r.n), r.ts])).toEqual([
+        [1, "2026-01-01 10:00:00.000000"],
+        [5, "2026-01-01 10:20:00.250000"],
+        [2, "2026-01-01 10:30:00.000000"],
+        [3, "2026-01-01 11:00:00.000000"],
+        [4, "2026-01-01 11:15:00.000000"],
+      ]);
+      const before = await select(op, "vals", "select n from times where ts < '2026-01-01 10:45:00' order by n");
+      expect(before.map((r) => Number(r.n))).toEqual([1, 2, 5]);
     });
 
     test("a watch-dir file: every value as sent", async () => {

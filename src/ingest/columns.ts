@@ -17,6 +17,27 @@ export const BOOKKEEPING = ["row_id", "insert_timestamp", "tsd_name", "tsd_id"] 
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
+/**
+ * How times are stored: UTC as "YYYY-MM-DD HH:MM[:SS[.f]]", the same on both engines and in
+ * time order as text (SQLite compares the text: "2026-01-01T09:00Z" sorts after
+ * "2026-01-01 10:00"; PostgreSQL's timestamp drops a zone instead of applying it).
+ */
+const UTC_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+/** An ISO time with "T" or a zone as UTC text (the fraction kept to the digit); undefined if it is not one. */
+export function utcText(text: string): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const [, date, time, fraction = "", zone = "Z"] = m as unknown as [string, string, string, string?, string?];
+  const minutes = zone.toUpperCase() === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  if (minutes === 0) return `${date} ${time}${fraction}`;
+  const utc = new Date(Date.parse(`${date}T${time.length === 5 ? `${time}:00` : time}Z`) - minutes * 60_000).toISOString();
+  return `${utc.slice(0, 10)} ${utc.slice(11, 11 + time.length)}${fraction}`;
+}
+
+/** A Date as stored (UTC text with milliseconds). */
+const dateText = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");
+
 export function typeOfValue(v: unknown): ColumnType | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === "boolean") return "bool";
@@ -98,7 +119,7 @@ export function fitsAsIs(type: ColumnType, v: unknown): boolean {
     case "number":
       return type === "float" || (type === "int" && Number.isInteger(v));
     case "string":
-      return type === "text" || (type === "timestamp" && TIMESTAMP.test(v));
+      return type === "text" || (type === "timestamp" && UTC_TEXT.test(v));
     case "boolean":
       return type === "bool";
     default:
@@ -126,10 +147,16 @@ export function valueFor(type: ColumnType, v: unknown, column: string): Result<u
       if (v === 0 || v === 1) return ok(v === 1);
       if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) return ok(v.trim().toLowerCase() === "true");
       return bad();
-    case "timestamp":
-      if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return ok(v);
-      if (typeof v === "number") return ok(new Date(v > 1e12 ? v : v * 1000).toISOString());
+    case "timestamp": {
+      if (typeof v === "string") {
+        const iso = utcText(v);
+        if (iso) return ok(iso);
+        const ms = Date.parse(v); // another written form of a time
+        return Number.isNaN(ms) ? bad() : ok(dateText(new Date(ms)));
+      }
+      if (typeof v === "number") return ok(dateText(new Date(v > 1e12 ? v : v * 1000)));
       return bad();
+    }
     case "text":
       return ok(typeof v === "object" ? JSON.stringify(v) : String(v));
   }

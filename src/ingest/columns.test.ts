@@ -1,0 +1,27 @@
+/**
+ * Times as stored: UTC text "YYYY-MM-DD HH:MM[:SS[.f]]" from ISO forms with T, Z or an
+ * offset (the fraction kept to the digit), from epoch seconds or milliseconds, and from
+ * other forms Date reads.
+ */
+import { expect, test } from "bun:test";
+import { utcText, valueFor } from "./columns.ts";
+
+test("ISO times to UTC text", () => {
+  expect(utcText("2026-01-01T10:00:00Z")).toBe("2026-01-01 10:00:00");
+  expect(utcText("2026-01-01T10:00:00.123456Z")).toBe("2026-01-01 10:00:00.123456");
+  expect(utcText("2026-01-01T01:30:00+02:00")).toBe("2025-12-31 23:30:00");
+  expect(utcText("2026-01-01 01:30-0530")).toBe("2026-01-01 07:00");
+  expect(utcText("2024-02-29T23:10:00.5-01:00")).toBe("2024-03-01 00:10:00.5");
+  expect(utcText("2026-01-01T10:00")).toBe("2026-01-01 10:00");
+  expect(utcText(" 2026-01-01 10:00:00 ")).toBe("2026-01-01 10:00:00");
+  expect(utcText("10:00 2026-01-01")).toBeUndefined();
+});
+
+test("a time column takes epoch seconds and milliseconds and other written forms, and refuses what is no time", () => {
+  expect(valueFor("timestamp", Date.UTC(2026, 0, 1, 11) / 1000, "ts")).toEqual({ ok: true, value: "2026-01-01 11:00:00.000" });
+  expect(valueFor("timestamp", Date.UTC(2026, 0, 1, 11), "ts")).toEqual({ ok: true, value: "2026-01-01 11:00:00.000" });
+  expect(valueFor("timestamp", "Jan 2 2026 10:00 GMT", "ts")).toEqual({ ok: true, value: "2026-01-02 10:00:00.000" });
+  expect(valueFor("timestamp", "2026-01-01 10:00:00", "ts")).toEqual({ ok: true, value: "2026-01-01 10:00:00" });
+  const bad = valueFor("timestamp", "soon", "ts");
+  expect(bad.ok ? "" : bad.error.message).toBe(`column 'ts' is timestamp, the value "soon" does not fit`);
+});
