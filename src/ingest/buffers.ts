@@ -97,7 +97,7 @@ export class StreamingBuffers {
         const r = await this.write(b.dbms, b.table, batch.map((w) => ({ hash: w.hash, rows: w.rows })));
         b.flushes++;
         batch.forEach((w, i) => {
-          const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error.message };
+          const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error };
           if (o.status === "stored") b.rows += o.rows;
           w.done(o);
         });

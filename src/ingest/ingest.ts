@@ -9,7 +9,7 @@
 import type { Node } from "../node/node.ts";
 import { type Database, quoteName } from "../storage/database.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
-import { type Result, ok } from "../util/result.ts";
+import { AnyLogError, type Result, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
 import { type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
@@ -24,7 +24,15 @@ export interface IngestUnit {
 export type UnitOutcome =
   | { status: "stored"; rows: number; fileId: number }
   | { status: "duplicate"; rows: number; fileId: number }
-  | { status: "failed"; error: string };
+  | { status: "failed"; error: AnyLogError };
+
+/**
+ * A failure whose cause is outside the data (the disk is full, the database is down or
+ * busy): the data is kept to be tried again, not refused as bad.
+ */
+export function isTransient(error: AnyLogError): boolean {
+  return error.code === "io" || error.code === "unavailable" || error.code === "timeout";
+}
 
 export interface IngestOptions {
   createTable: boolean;
@@ -131,6 +139,8 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
       outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
       if (together.value[k]?.created) created.push(together.value[k]!.created!);
     });
+  } else if (isTransient(together.error)) {
+    for (const i of toWrite) outcomes[i] = { status: "failed", error: together.error }; // alone would fail alike
   } else {
     // each alone: one bad unit does not sink the others, and the columns are read again
     // (a table dropped behind the node's back is made again)
@@ -139,7 +149,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
       if (alone.ok) {
         outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
         if (alone.value[0]?.created) created.push(alone.value[0].created);
-      } else outcomes[i] = { status: "failed", error: alone.error.message };
+      } else outcomes[i] = { status: "failed", error: alone.error };
     }
   }
 
@@ -150,7 +160,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     const s = await settle(tsd.value, stored, failed);
     if (!s.ok) return s;
   }
-  const final = outcomes.map((o) => o ?? { status: "failed" as const, error: "not written" });
+  const final = outcomes.map((o) => o ?? { status: "failed" as const, error: new AnyLogError("internal", "not written") });
   node.metrics.rowsIngested += final.reduce((n, o) => n + (o.status === "stored" ? o.rows : 0), 0);
   for (const createSql of created) await declareTable(node, dbms, table, createSql, options.master);
   return ok(final);

@@ -4,7 +4,7 @@
  * is a PostgreSQL database of the same name on the server, created on first connect.
  */
 import postgres from "postgres";
-import { type Result, fail, ok } from "../util/result.ts";
+import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
 import { type ConnectOptions, type Database, type ReadAnswer, type Row, type ValueKind, quoteName } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
@@ -37,11 +37,23 @@ export function numberPlaceholders(sql: string): string {
   return out;
 }
 
+/**
+ * The error code of a failure: the server out of reach, shutting down, in a deadlock or out
+ * of resources is a cause outside the data (`unavailable`, `io` for a full disk), which
+ * the caller may try again; the rest is about the statement or its values.
+ */
+function pgErrorCode(code: string | undefined): ErrorCode {
+  if (code === "53100") return "io";
+  if (code === undefined) return "bad_value";
+  if (/^(ECONN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|CONNECT_TIMEOUT|CONNECTION_)/.test(code)) return "unavailable";
+  if (/^(08|53|57P0|40001|40P01)/.test(code)) return "unavailable";
+  return "bad_value";
+}
+
 function pgError(db: string, e: unknown): Result<never> {
   const err = e as { message?: string; code?: string };
   const message = err.message ?? String(e);
-  const code = err.code === "ECONNREFUSED" || err.code === "57P01" ? "unavailable" : err.code === "53100" ? "io" : "bad_value";
-  return fail(code, `dbms '${db}' (psql): ${message}`);
+  return fail(pgErrorCode(err.code), `dbms '${db}' (psql): ${message}`);
 }
 
 /** Kinds of the PostgreSQL types `read` converts (by type oid); any other type is text. */

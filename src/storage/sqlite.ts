@@ -11,7 +11,8 @@ import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./dat
 
 function sqliteError(db: string, e: unknown): Result<never> {
   const message = e instanceof Error ? e.message : String(e);
-  const code = /disk|full|readonly|I\/O/i.test(message) ? "io" : "bad_value";
+  // the disk and locks are causes outside the data: the caller may try again later
+  const code = /disk|full|readonly|I\/O/i.test(message) ? "io" : /locked|busy/i.test(message) ? "unavailable" : "bad_value";
   return fail(code, `dbms '${db}' (sqlite): ${message}`);
 }
 

@@ -57,9 +57,19 @@ export class PostgresServer {
     return out.split("\n").filter((l) => l !== "");
   }
 
+  /** Stops the server and keeps its data (an outage); `resume` starts it again on the same port. */
+  async pause(): Promise<void> {
+    await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "fast", "-w", "stop"], this.asPostgres);
+  }
+
+  async resume(): Promise<void> {
+    await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-l", join(this.dir, "log"), "-w", "-t", "30", "-o", `-p ${this.port} -k ${this.dir} -h 127.0.0.1`, "start"], this.asPostgres);
+  }
+
   async stop(): Promise<void> {
     try {
-      await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "fast", "-w", "stop"], this.asPostgres);
+      // (not running when a test ends during a pause)
+      if (existsSync(join(this.dir, "data", "postmaster.pid"))) await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "fast", "-w", "stop"], this.asPostgres);
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }

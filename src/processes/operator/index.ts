@@ -15,7 +15,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
 import { StreamingBuffers } from "../../ingest/buffers.ts";
 import { type DataFileName, dataFileName, dataName, parseDataFileName } from "../../ingest/file-name.ts";
-import { type IngestUnit, type UnitOutcome, ingestUnits } from "../../ingest/ingest.ts";
+import { type IngestUnit, type UnitOutcome, ingestUnits, isTransient } from "../../ingest/ingest.ts";
 import { parseRows } from "../../ingest/rows.ts";
 import type { PutRequest, RowIngest } from "../../node/ingest.ts";
 import type { Node } from "../../node/node.ts";
@@ -69,6 +69,10 @@ const RESCAN_MS = 1000;
  */
 const SETTLE_MS = 100;
 
+/** The first and the longest wait before files that failed for a cause outside them are tried again. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
 /** Names the operator leaves alone in its watch directory: temporary files and reasons. */
 const ignoredName = (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith(".");
 
@@ -94,9 +98,12 @@ class Operator implements NodeProcess {
   private readonly workers = new Set<Promise<void>>();
   /** Set by stop: workers end after their current batch (the rest stays in the watch directory). */
   private stopping = false;
-  /** Files waiting until they are SETTLE_MS old, and their timers. */
+  /** Files waiting until they are SETTLE_MS old. */
   private readonly settling = new Set<string>();
-  private readonly settleTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Tables whose last batch failed for a cause outside the data: when to try again, and the wait before. */
+  private readonly paused = new Map<string, { until: number; waitMs: number }>();
+  /** Timers of settling files and paused tables (cleared by stop). */
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
   private buffers?: StreamingBuffers;
@@ -141,7 +148,7 @@ class Operator implements NodeProcess {
     this.settings = s;
     this.stopping = false;
     this.started = new Date();
-    this.buffers = new StreamingBuffers((dbms, table, units) => this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" }))), this.node.bufferThresholds);
+    this.buffers = new StreamingBuffers(async (dbms, table, units) => ok(await this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" })))), this.node.bufferThresholds);
     this.buffers.timed = this.node.processes.get("Streamer")?.status() === "Running";
     this.node.streaming = this.buffers;
     this.watcher = watch(s.watchDir, {
@@ -180,11 +187,7 @@ class Operator implements NodeProcess {
     // negative age: then unchanged over one wait is enough)
     if (age < SETTLE_MS && mark !== seen) {
       this.settling.add(path);
-      const timer = setTimeout(() => {
-        this.settleTimers.delete(timer);
-        this.enqueue(path, mark);
-      }, Math.min(SETTLE_MS, SETTLE_MS - age) + 1);
-      this.settleTimers.add(timer);
+      this.later(Math.min(SETTLE_MS, SETTLE_MS - age) + 1, () => this.enqueue(path, mark));
       return;
     }
     this.settling.delete(path);
@@ -198,10 +201,23 @@ class Operator implements NodeProcess {
     this.startWorkers();
   }
 
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Whether a worker may take files of this table now: none holds it and it is not waiting to try again. */
+  private open(table: string): boolean {
+    return !this.busyTables.has(table) && (this.paused.get(table)?.until ?? 0) <= Date.now();
+  }
+
   /** Starts workers while there are fewer than `threads` and queued files of a table no worker holds. */
   private startWorkers(): void {
     const threads = Math.max(1, this.settings?.threads ?? 1);
-    while (!this.stopping && this.workers.size < threads && this.queue.some((q) => !this.busyTables.has(q.table))) {
+    while (!this.stopping && this.workers.size < threads && this.queue.some((q) => this.open(q.table))) {
       const worker: Promise<void> = this.work().finally(() => this.workers.delete(worker));
       this.workers.add(worker);
     }
@@ -242,7 +258,7 @@ class Operator implements NodeProcess {
    */
   private async work(): Promise<void> {
     while (!this.stopping && this.settings) {
-      const next = this.queue.find((q) => !this.busyTables.has(q.table));
+      const next = this.queue.find((q) => this.open(q.table));
       if (!next) return;
       const table = next.table;
       this.busyTables.add(table);
@@ -251,25 +267,34 @@ class Operator implements NodeProcess {
         const rest: QueuedFile[] = [];
         for (const q of this.queue) (q.table === table && taken.length < BATCH_FILES ? taken : rest).push(q);
         this.queue = rest;
-        const batch: Array<{ path: string; unit: IngestUnit }> = [];
-        for (const { path, name } of taken) {
-          const unit = this.readUnit(path, name);
-          if (unit.ok) batch.push({ path, unit: unit.value });
+        const batch: Array<{ file: QueuedFile; unit: IngestUnit }> = [];
+        for (const file of taken) {
+          const unit = this.readUnit(file.path, file.name);
+          if (unit.ok) batch.push({ file, unit: unit.value });
           else {
-            this.queued.delete(path);
-            this.refuse(path, unit.error.message, table);
+            this.queued.delete(file.path);
+            this.refuse(file.path, unit.error.message, table);
           }
         }
         if (batch.length === 0) continue;
         const { dbms, table: name } = taken[0]!.name;
-        const r = await this.store(dbms, name, batch.map((b) => b.unit));
-        batch.forEach((b, i) => {
-          this.queued.delete(b.path);
-          const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error.message };
-          if (o.status === "stored") this.done(b.path);
-          else if (o.status === "duplicate") this.refuse(b.path, `duplicate: this data was stored before as file ${o.fileId}`, table);
-          else this.refuse(b.path, o.error, table);
+        const outcomes = await this.store(dbms, name, batch.map((b) => b.unit));
+        const again: QueuedFile[] = [];
+        let why = "";
+        batch.forEach(({ file }, i) => {
+          const o = outcomes[i]!;
+          if (o.status === "failed" && isTransient(o.error)) {
+            again.push(file);
+            why = o.error.message;
+            return;
+          }
+          this.queued.delete(file.path);
+          if (o.status === "stored") this.done(file.path);
+          else if (o.status === "duplicate") this.refuse(file.path, `duplicate: this data was stored before as file ${o.fileId}`, table);
+          else this.refuse(file.path, o.error.message, table);
         });
+        if (again.length > 0) this.tryAgainLater(table, again, why);
+        else this.paused.delete(table);
       } finally {
         this.busyTables.delete(table);
       }
@@ -290,23 +315,37 @@ class Operator implements NodeProcess {
     return ok({ hash: dataHash(dbms, table, text), source, instructions, rows: rows.value });
   }
 
-  /** Stores units of one table and counts them. */
-  private async store(dbms: string, table: string, units: IngestUnit[]): Promise<Result<UnitOutcome[]>> {
+  /**
+   * Files that failed for a cause outside them (the disk is full, the database is down) stay
+   * in the watch directory and at the head of the queue; their table waits, 1 s the first
+   * time and twice as long each time after, up to a minute.
+   */
+  private tryAgainLater(table: string, files: QueuedFile[], why: string): void {
+    const waitMs = Math.min(RETRY_MAX_MS, (this.paused.get(table)?.waitMs ?? RETRY_FIRST_MS / 2) * 2);
+    this.paused.set(table, { until: Date.now() + waitMs, waitMs });
+    this.queue.unshift(...files);
+    this.node.log.warn(`Operator: ${files.length} file(s) of ${table} stay in the watch directory, tried again in ${waitMs / 1000} s: ${why}`);
+    this.later(waitMs, () => this.startWorkers());
+  }
+
+  /** Stores units of one table and counts them; one outcome per unit. */
+  private async store(dbms: string, table: string, units: IngestUnit[]): Promise<UnitOutcome[]> {
     const s = this.settings!;
     const r = await ingestUnits(this.node, dbms, table, units, { createTable: s.createTable, updateTsdInfo: s.updateTsdInfo, master: s.master });
+    const outcomes = r.ok ? r.value : units.map((): UnitOutcome => ({ status: "failed", error: r.error }));
     const key = `${dbms}.${table}`;
     const st = this.stats.get(key) ?? { files: 0, rows: 0, errors: 0 };
     this.stats.set(key, st);
-    for (const o of r.ok ? r.value : units.map(() => ({ status: "failed" as const, error: r.error.message }))) {
+    for (const o of outcomes) {
       if (o.status === "stored") {
         st.files++;
         st.rows += o.rows;
       } else if (o.status === "failed") {
-        st.errors++;
-        st.lastError = o.error;
+        if (!isTransient(o.error)) st.errors++; // data kept to try again is not an error of the data
+        st.lastError = o.error.message;
       }
     }
-    return r;
+    return outcomes;
   }
 
   /** A stored file leaves the watch directory: deleted, archived, backed up (compressed when asked). */
@@ -372,7 +411,7 @@ class Operator implements NodeProcess {
           return written.ok ? ok({ hash, rows: rows.value.length }) : written;
         }
         const o = await this.buffers.put(dbms.value, table.value, hash, rows.value, req.body.length);
-        if (o.status === "failed") return fail("bad_value", o.error);
+        if (o.status === "failed") return { ok: false, error: o.error }; // bad data 400, a full disk 500, a database down 503
         return ok({ hash, rows: o.rows });
       },
     };
@@ -384,9 +423,10 @@ class Operator implements NodeProcess {
     this.node.ingest = undefined;
     clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
-    for (const t of this.settleTimers) clearTimeout(t);
-    this.settleTimers.clear();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     this.settling.clear();
+    this.paused.clear();
     await this.buffers?.flushAll();
     if (this.node.streaming === this.buffers) this.node.streaming = undefined;
     await this.watcher?.close();
