@@ -6,10 +6,11 @@
  *    transaction;
  *  - the same into PostgreSQL, against the `postgres` package's multi-row inserts in one
  *    transaction (skipped, saying why, without Debian's postgresql).
- * Each baseline runs twice: into the table the node makes for these rows (same CREATE
+ * Each baseline goes two ways: into the table the node makes for these rows (same CREATE
  * statements), which isolates the pipeline's cost, and into a plain 4-column table.
  * The node is the compiled executable (ANYLOG_BIN, else built by make). BENCH_ROWS sets the
- * row count (1,000,000); `--record` appends the table to bench/RESULTS.md.
+ * row count (1,000,000), BENCH_RUNS how many runs give each median (3); `--record` appends
+ * the table to bench/RESULTS.md.
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { spawnSync } from "node:child_process";
@@ -27,6 +28,8 @@ const bin = process.env.ANYLOG_BIN ?? join(root, "dist", `anylog-linux-${arch}`)
 if (!existsSync(bin) && spawnSync("make", ["-C", root, `dist/anylog-linux-${arch}`], { stdio: "inherit" }).status !== 0) throw new Error("cannot build the executable");
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+/** Each figure is the median of this many runs (the machine is shared with the client and the database). */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PER_PUT = 1000;
 const IN_FLIGHT = 4;
 const work = mkdtempSync(join(tmpdir(), "anylog-bench-ingest-"));
@@ -142,8 +145,8 @@ const COLUMNS = new Map<string, ColumnType>([
  * (`shaped`) into the table the node makes for these rows (the same CREATE statements: the
  * bookkeeping columns and the tsd_id index every anylog table has).
  */
-function sqliteBaseline(shaped: boolean): number {
-  const db = new Sqlite(join(work, `baseline-${shaped}.db`));
+function sqliteBaseline(shaped: boolean, run: number): number {
+  const db = new Sqlite(join(work, `baseline-${shaped}-${run}.db`));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
   if (shaped) for (const s of [createTableSql("sqlite", "t", COLUMNS), indexSql("t")]) db.exec(s);
   else db.exec("CREATE TABLE t (id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
@@ -165,9 +168,9 @@ function sqliteBaseline(shaped: boolean): number {
 }
 
 /** The `postgres` package's multi-row insert in one transaction: into a plain table, or (`shaped`) the table the node makes. */
-async function pgBaseline(port: number, shaped: boolean): Promise<number> {
+async function pgBaseline(port: number, shaped: boolean, run: number): Promise<number> {
   const sql = postgres({ host: "127.0.0.1", port, username: "postgres", database: "postgres", onnotice: () => {} });
-  const name = shaped ? "baseline_shaped" : "baseline";
+  const name = `${shaped ? "baseline_shaped" : "baseline"}_${run}`;
   if (shaped) for (const s of [createTableSql("psql", name, COLUMNS), indexSql(name)]) await sql.unsafe(s);
   else await sql.unsafe(`CREATE TABLE ${name} (id BIGINT, ts TIMESTAMP, device VARCHAR, value DOUBLE PRECISION)`);
   const now = new Date().toISOString();
@@ -191,14 +194,24 @@ function record(what: string, ms: number, base: { shaped: number; plain: number 
   results.push([what, rows(ms), rows(base.shaped), (base.shaped / ms).toFixed(2), rows(base.plain), (base.plain / ms).toFixed(2)]);
 }
 
-/** Both paths into one node: REST PUT streaming, then watch-dir files; every row checked. */
+/** The median of RUNS measurements (milliseconds). */
+async function median(measure: (run: number) => number | Promise<number>): Promise<number> {
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run++) times.push(await measure(run));
+  return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)]!;
+}
+
+/** Both paths into one node, RUNS times each into new tables: REST PUT streaming, then watch-dir files; every row checked. */
 async function measure(engine: string, dbLine: string, base: { shaped: number; plain: number }): Promise<void> {
   const home = mkdtempSync(join(work, `${engine}-`));
   const node = await startNode(home, dbLine);
   try {
-    const putMs = await putAll(node.url, "bench", "put_rows");
-    if ((await count(node.url, "bench", "put_rows")) !== ROWS) throw new Error(`${engine}: PUT rows missing`);
-    const fileMs = await filesAll(node.url, home, "bench", "file_rows");
+    const putMs = await median(async (run) => {
+      const ms = await putAll(node.url, "bench", `put_rows_${run}`);
+      if ((await count(node.url, "bench", `put_rows_${run}`)) !== ROWS) throw new Error(`${engine}: PUT rows missing`);
+      return ms;
+    });
+    const fileMs = await median((run) => filesAll(node.url, home, "bench", `file_rows_${run}`));
     record(`REST PUT streaming -> ${engine}`, putMs, base);
     record(`watch-dir files -> ${engine}`, fileMs, base);
   } finally {
@@ -206,7 +219,7 @@ async function measure(engine: string, dbLine: string, base: { shaped: number; p
   }
 }
 
-await measure("SQLite", "connect dbms bench where type = sqlite", { shaped: sqliteBaseline(true), plain: sqliteBaseline(false) });
+await measure("SQLite", "connect dbms bench where type = sqlite", { shaped: await median((run) => sqliteBaseline(true, run)), plain: await median((run) => sqliteBaseline(false, run)) });
 
 let pg: PostgresServer | undefined;
 try {
@@ -216,7 +229,7 @@ try {
 }
 if (pg) {
   try {
-    const base = { shaped: await pgBaseline(pg.port, true), plain: await pgBaseline(pg.port, false) };
+    const base = { shaped: await median((run) => pgBaseline(pg!.port, true, run)), plain: await median((run) => pgBaseline(pg!.port, false, run)) };
     await measure("PostgreSQL", `connect dbms bench where type = psql and ip = 127.0.0.1 and port = ${pg.port} and user = postgres`, base);
   } finally {
     await pg.stop();
@@ -226,7 +239,7 @@ rmSync(work, { recursive: true, force: true });
 
 report(
   "ingest (bench/ingest.ts)",
-  `Command: \`bun bench/ingest.ts --record\`. ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored), the client in the same machine. Baselines, in one transaction: a bun:sqlite prepared-insert loop (SQLite), the postgres package's 1,000-row inserts (PostgreSQL); "same table" inserts into the table the node makes (its CREATE statements: bookkeeping columns and tsd_id index), "plain" into a table of the 4 data columns only. Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).`,
+  `Command: \`bun bench/ingest.ts --record\`. Medians of ${RUNS} runs of ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored), the client in the same machine. Baselines, in one transaction: a bun:sqlite prepared-insert loop (SQLite), the postgres package's 1,000-row inserts (PostgreSQL); "same table" inserts into the table the node makes (its CREATE statements: bookkeeping columns and tsd_id index), "plain" into a table of the 4 data columns only. Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).`,
   ["path", "anylog", "baseline, same table", "ratio", "baseline, plain table", "ratio"],
   results,
 );
