@@ -5,13 +5,15 @@
  * integers up to 2^53, floats, text with quotes and non-ASCII, booleans, nulls; by a
  * streaming PUT and by a watch-dir file. Keys and a table named by SQL keywords (group,
  * order, user, select) are stored and read back like any other. Times written with T and Z,
- * an offset or as epoch seconds are stored as UTC and compare in time order. Times are taken as UTC (as AnyLog stores them) and
+ * an offset or as epoch seconds are stored as UTC and compare in time order. Compressed files
+ * (.json.gz) are stored; a broken one goes to the error directory. Times are taken as UTC (as AnyLog stores them) and
  * read back with `timezone = utc`.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { type Engine, OperatorNode, dropFile, put, select, waitFor } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { stopScriptNodes } from "./support/script-node.ts";
@@ -94,6 +96,17 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       ]);
       const before = await select(op, "vals", "select n from times where ts < '2026-01-01 10:45:00' order by n");
       expect(before.map((r) => Number(r.n))).toEqual([1, 2, 5]);
+    });
+
+    test("a compressed file (.json.gz) is stored; a broken one goes to the error directory saying why", async () => {
+      mkdirSync(op.watchDir, { recursive: true });
+      writeFileSync(join(op.watchDir, ".gz.part"), gzipSync(ROWS.map((x) => JSON.stringify(x)).join("\n")));
+      renameSync(join(op.watchDir, ".gz.part"), join(op.watchDir, "vals.by_gz.test.0.json.gz"));
+      dropFile(op.watchDir, "vals.by_gz.test.1.json.gz", "not gzip at all");
+      await waitFor("the compressed file's rows", async () => (await select(op, "vals", "select count(*) as c from by_gz").catch(() => [{ c: 0 }]))[0]?.c == 4);
+      expect(await readBack("by_gz")).toEqual(EXPECTED);
+      await waitFor("the broken file in the error directory", () => existsSync(join(op.errorDir, "vals.by_gz.test.1.json.gz.err.txt")));
+      expect(readFileSync(join(op.errorDir, "vals.by_gz.test.1.json.gz.err.txt"), "utf8")).toMatch(/cannot read|gzip|header|incorrect/i);
     });
 
     test("a watch-dir file: every value as sent", async () => {
