@@ -5,9 +5,9 @@
  * integers up to 2^53, floats, text with quotes and non-ASCII, booleans, nulls; by a
  * streaming PUT and by a watch-dir file. Keys and a table named by SQL keywords (group,
  * order, user, select) are stored and read back like any other. Times written with T and Z,
- * an offset or as epoch seconds are stored as UTC and compare in time order. Compressed files
- * (.json.gz) are stored; a broken one goes to the error directory. Times are taken as UTC (as AnyLog stores them) and
- * read back with `timezone = utc`.
+ * an offset or as epoch seconds are stored as UTC and compare in time order. Compressed
+ * files (.json.gz) are stored; a broken one goes to the error directory. Times are taken as
+ * UTC (as AnyLog stores them) and read back with `timezone = utc`.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
