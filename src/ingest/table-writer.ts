@@ -6,6 +6,7 @@
  */
 import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
+import { TextCache } from "../util/text-cache.ts";
 import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, fitsAsIs, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
 import { type PartitionRule, listPartitions, partitionName, rebuildView, rowTime } from "./partitions.ts";
 import type { DataRow } from "./rows.ts";
@@ -189,18 +190,13 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
   return ok(undefined);
 }
 
-/** INSERT texts already written (one per table, columns and row count): they repeat with every batch. */
-const insertTexts = new Map<string, string>();
+/** INSERT texts already written (per table, columns and row count): they repeat with every batch. */
+const insertTexts = new TextCache(8 * 1024 * 1024);
 
 /** `INSERT INTO table (keys..., bookkeeping) VALUES (?3, ?4, ..., ?1, '0', ?2), ...` for `rows` rows. */
 function insertSql(table: string, keys: string[], rows: number): string {
-  const key = `${table}(${keys.join(",")})${rows}`;
-  let text = insertTexts.get(key);
-  if (text === undefined) {
+  return insertTexts.get(`${table}(${keys.join(",")})${rows}`, () => {
     const values = Array.from({ length: rows }, (_, r) => `(${[...keys.map((_, c) => `?${3 + r * keys.length + c}`), "?1", "'0'", "?2"].join(", ")})`);
-    text = `INSERT INTO ${quoteName(table)} (${[...keys.map(quoteName), "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
-    if (insertTexts.size >= 500) insertTexts.clear(); // many tables or changing columns: start over
-    insertTexts.set(key, text);
-  }
-  return text;
+    return `INSERT INTO ${quoteName(table)} (${[...keys.map(quoteName), "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
+  });
 }

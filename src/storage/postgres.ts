@@ -5,6 +5,7 @@
  */
 import postgres from "postgres";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
+import { TextCache } from "../util/text-cache.ts";
 import { type ConnectOptions, type Database, type ReadAnswer, type Row, type ValueKind, quoteName } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
@@ -13,10 +14,12 @@ type Sql = postgres.Sql | postgres.TransactionSql;
  * `?` placeholders to `$1, $2, ...` and `?NNN` to `$NNN` (SQLite's numbered form), leaving
  * quoted text alone. Texts repeat (the same INSERT for every batch), so answers are kept.
  */
-const numbered = new Map<string, string>();
+const numbered = new TextCache(8 * 1024 * 1024);
 export function numberPlaceholders(sql: string): string {
-  const known = numbered.get(sql);
-  if (known !== undefined) return known;
+  return numbered.get(sql, () => numberedText(sql));
+}
+
+function numberedText(sql: string): string {
   let n = 0;
   let out = "";
   let quote: string | undefined;
@@ -33,7 +36,6 @@ export function numberPlaceholders(sql: string): string {
     }
     out += c;
   }
-  if (numbered.size < 256) numbered.set(sql, out);
   return out;
 }
 
