@@ -201,6 +201,7 @@ class Operator implements NodeProcess {
     this.startWorkers();
   }
 
+  /** Runs `run` after `ms`, unless the operator stops first. */
   private later(ms: number, run: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -325,7 +326,7 @@ class Operator implements NodeProcess {
     this.paused.set(table, { until: Date.now() + waitMs, waitMs });
     this.queue.unshift(...files);
     this.node.log.warn(`Operator: ${files.length} file(s) of ${table} stay in the watch directory, tried again in ${waitMs / 1000} s: ${why}`);
-    this.later(waitMs, () => this.startWorkers());
+    this.later(waitMs + 10, () => this.startWorkers()); // (a timer may fire a millisecond before Date.now() says)
   }
 
   /** Stores units of one table and counts them; one outcome per unit. */
