@@ -126,9 +126,9 @@ async function filesAll(url: string, home: string, dbms: string, table: string):
   return ms;
 }
 
-/** Rows the operator has stored into a table (`get operator`). */
+/** Rows the operator has stored into a table (`get operator where format = json`). */
 async function storedRows(url: string, dbms: string, table: string): Promise<number> {
-  const info = JSON.parse(await command(url, "get operator")) as { tables?: Record<string, { rows: number }> };
+  const info = JSON.parse(await command(url, "get operator where format = json")) as { tables?: Record<string, { rows: number }> };
   return info.tables?.[`${dbms}.${table}`]?.rows ?? 0;
 }
 

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { type Engine, OperatorNode, dropFile, put, select, waitFor } from "./support/operator.ts";
+import { type Engine, OperatorNode, command, dropFile, put, select, waitFor } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { stopScriptNodes } from "./support/script-node.ts";
 
@@ -107,6 +107,23 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       expect(await readBack("by_gz")).toEqual(EXPECTED);
       await waitFor("the broken file in the error directory", () => existsSync(join(op.errorDir, "vals.by_gz.test.1.json.gz.err.txt")));
       expect(readFileSync(join(op.errorDir, "vals.by_gz.test.1.json.gz.err.txt"), "utf8")).toMatch(/cannot read|gzip|header|incorrect/i);
+    });
+
+    test("get operator: per table, inserts, summary and config, as text and as JSON", async () => {
+      const text = (await command(op.url, "get operator")).text;
+      expect(text).toMatch(/^Operator: Running/);
+      expect(text).toMatch(/vals\.by_put\s*\|1\s*\|4\s*\|0/);
+      const inserts = (await command(op.url, "get operator inserts where format = json")).json as Array<Record<string, unknown>>;
+      expect(inserts.find((r) => r.table === "vals.by_put")).toMatchObject({ files: 1, rows: 4, errors: 0, last_insert: expect.stringMatching(/^\d{4}-/) });
+      const summary = (await command(op.url, "get operator summary where format = json")).json as Record<string, number>;
+      expect(summary.rows_stored).toBe(inserts.reduce((n, r) => n + Number(r.rows), 0));
+      expect(summary.files_queued).toBe(0);
+      const config = (await command(op.url, "get operator config where format = json")).json as Record<string, unknown>;
+      expect(config).toMatchObject({ watch_dir: op.watchDir, create_table: true, update_tsd_info: true, threads: 1 });
+      expect((await command(op.url, "get operator config")).text).toContain(op.watchDir);
+      const bad = await command(op.url, "get operator everything");
+      expect(bad.status).toBe(400);
+      expect(bad.text).toContain("inserts, summary, config");
     });
 
     test("a watch-dir file: every value as sent", async () => {

@@ -203,7 +203,7 @@ describe.skipIf(!present)("seed documents parse as written", () => {
     const commands = parsed.filter((l) => !l.startsWith("ERROR"));
     expect(commands).toEqual([
       "get processes",
-      "get <process:operator>",
+      "get operator",
       "exit <process:TCP>",
       "exit <process:operator>",
       "exit <process:MQTT>",
@@ -217,7 +217,7 @@ describe.skipIf(!present)("seed documents parse as written", () => {
       "trace level tail[= 2 run rest server]",
       "exit <process:rest>",
       "run operator {policy=!operator_policy create_table=true update_tsd_info=true archive=true distributor=true master_node=!master_node}",
-      "get <process:operator>",
+      "get operator",
       "run publisher {delete_json=true delete_sql=true}",
       "run publisher {company=anylog delete_json=true delete_sql=true}",
       "get <process:publisher>",

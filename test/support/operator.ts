@@ -141,9 +141,9 @@ export async function scalar(src: DataSource, dbms: string, query: string): Prom
   return v === null || v === undefined ? 0 : Number(v);
 }
 
-/** The `get operator` reply as JSON. */
+/** The `get operator where format = json` reply. */
 export async function operatorInfo(url: string): Promise<{ watch_dir: string; tables: Record<string, { files: number; rows: number; errors: number; last_error?: string }> } & Record<string, unknown>> {
-  const r = await command(url, "get operator");
+  const r = await command(url, "get operator where format = json");
   if (r.status !== 200 || typeof r.json !== "object") throw new Error(`get operator: ${r.status} ${r.text}`);
   return r.json as never;
 }

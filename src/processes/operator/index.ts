@@ -20,7 +20,10 @@ import { parseRows } from "../../ingest/rows.ts";
 import type { PutRequest, RowIngest } from "../../node/ingest.ts";
 import type { Node } from "../../node/node.ts";
 import { writeFileAtomic } from "../../util/atomic-file.ts";
+import { command } from "../../commands/spec.ts";
+import { addCommands } from "../../commands/table.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
+import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 
 const bool = (help: string) => ({ type: "bool", help }) as const;
@@ -50,7 +53,12 @@ interface TableStats {
   rows: number;
   errors: number;
   lastError?: string;
+  lastInsert?: Date;
 }
+
+/** What `get operator [inserts|summary|config]` shows. */
+const VIEWS = ["tables", "inserts", "summary", "config"] as const;
+type OperatorView = (typeof VIEWS)[number];
 
 /** Files taken into one batch (one transaction) at most. */
 const BATCH_FILES = 50;
@@ -341,6 +349,7 @@ class Operator implements NodeProcess {
       if (o.status === "stored") {
         st.files++;
         st.rows += o.rows;
+        st.lastInsert = new Date();
       } else if (o.status === "failed") {
         if (!isTransient(o.error)) st.errors++; // data kept to try again is not an error of the data
         st.lastError = o.error.message;
@@ -464,7 +473,80 @@ class Operator implements NodeProcess {
       tables: Object.fromEntries([...this.stats].map(([k, v]) => [k, { files: v.files, rows: v.rows, errors: v.errors, last_error: v.lastError }])),
     };
   }
+
+  /** `get operator [view]`: the reply as JSON and as text. */
+  view(view: OperatorView): { json: object; text: string } {
+    const s = this.settings;
+    const tables = [...this.stats].sort(([a], [b]) => a.localeCompare(b));
+    const pairs = (o: Record<string, unknown>) => textTable(["Name", "Value"], Object.entries(o).map(([k, v]) => [k.replaceAll("_", " "), Array.isArray(v) ? v.join(", ") : (v as string)]));
+    switch (view) {
+      case "tables": {
+        const json = { process: "Operator", status: this.status(), ...this.info() };
+        const rows = tables.map(([t, v]) => [t, v.files, v.rows, v.errors, v.lastError ?? ""]);
+        return { json, text: `Operator: ${this.status()}${s ? `, ${this.details()}` : ""}\n${textTable(["Table", "Files", "Rows", "Errors", "Last error"], rows)}` };
+      }
+      case "inserts": {
+        const json = tables.map(([t, v]) => ({ table: t, files: v.files, rows: v.rows, errors: v.errors, last_insert: v.lastInsert?.toISOString() ?? null }));
+        return { json, text: textTable(["Table", "Files", "Rows", "Errors", "Last insert"], json.map((r) => [r.table, r.files, r.rows, r.errors, r.last_insert ?? ""])) };
+      }
+      case "summary": {
+        const sum = (f: (t: TableStats) => number) => tables.reduce((n, [, v]) => n + f(v), 0);
+        const json = {
+          status: this.status(),
+          started: this.started?.toISOString() ?? null,
+          files_stored: sum((t) => t.files),
+          rows_stored: sum((t) => t.rows),
+          errors: sum((t) => t.errors),
+          files_queued: this.queue.length,
+          files_settling: this.settling.size,
+          tables_busy: [...this.busyTables],
+          tables_waiting_to_retry: [...this.paused.keys()],
+        };
+        return { json, text: pairs(json) };
+      }
+      case "config": {
+        const json = s
+          ? {
+              policy: s.policy ?? null,
+              watch_dir: s.watchDir,
+              bkup_dir: s.bkupDir,
+              error_dir: s.errorDir,
+              archive_dir: s.archiveDir,
+              delete_json: s.deleteJson,
+              compress_json: s.compressJson,
+              archive: s.archive,
+              distributor: s.distributor,
+              limit_tables: s.limitTables,
+              create_table: s.createTable,
+              update_tsd_info: s.updateTsdInfo,
+              master_node: s.master ?? null,
+              threads: s.threads,
+            }
+          : { status: this.status() };
+        return { json, text: pairs(json) };
+      }
+    }
+  }
 }
+
+addCommands(
+  command({
+    words: ["get", "operator"],
+    summary: "The operator: files, rows and errors per table; or its inserts, a summary, its configuration",
+    method: "GET",
+    positional: [{ name: "view", type: "str", help: `${VIEWS.slice(1).join(", ")} (default: per table)`, optional: true }],
+    options: { format: { type: "str", help: "json" } },
+    examples: ["get operator", "get operator inserts", "get operator summary where format = json", "get operator config"],
+    handler(ctx, args) {
+      const view = (args.str("view") ?? "tables").toLowerCase();
+      if (!(VIEWS as readonly string[]).includes(view)) return fail("bad_option", `'get operator ${view}': the views are ${VIEWS.slice(1).join(", ")}`);
+      const proc = ctx.node.processes.get("Operator");
+      if (!(proc instanceof Operator)) return fail("internal", "the Operator process is not this build's operator");
+      const r = proc.view(view as OperatorView);
+      return ok(args.str("format") === "json" ? r.json : r.text);
+    },
+  }),
+);
 
 registerProcess({
   name: "Operator",
