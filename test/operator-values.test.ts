@@ -52,7 +52,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
 
     test("a streaming PUT: every value as sent", async () => {
       if (engine === "psql") pg = await PostgresServer.start();
-      op = await OperatorNode.start({ engine, pg, dir: join(work, engine), dbms: "vals", env: { TZ: "America/New_York" } });
+      op = await OperatorNode.start({ engine, pg, dir: join(work, engine), dbms: "vals", env: { TZ: "America/New_York" }, before: ["partition vals by_day using ts by 1 day"] });
       expect(op.scriptErrors()).toEqual([]);
       const r = await put(op.url, "vals", "by_put", ROWS.map((x) => JSON.stringify(x)).join("\n"));
       expect(r.status).toBe(200);
@@ -124,6 +124,15 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       const bad = await command(op.url, "get operator everything");
       expect(bad.status).toBe(400);
       expect(bad.text).toContain("inserts, summary, config");
+    });
+
+    test("a time without a zone goes to the partition of its UTC day, as it is stored", async () => {
+      // 23:30 in New York would be the next day in UTC: the node must not read it as local time
+      const r = await put(op.url, "vals", "by_day", [{ n: 1, ts: "2026-01-01T23:30:00" }, { n: 2, ts: "2026-01-02 00:30:00" }].map((x) => JSON.stringify(x)).join("\n"));
+      expect(r.status).toBe(200);
+      const report = (await command(op.url, "get partitions where dbms = vals and format = json")).json as Array<{ table: string; partitions: string[] }>;
+      expect(report.find((p) => p.table === "by_day")?.partitions).toEqual(["par_by_day_20260101", "par_by_day_20260102"]);
+      expect(await select(op, "vals", "select n from par_by_day_20260101")).toEqual([{ n: 1 }]);
     });
 
     test("a watch-dir file: every value as sent", async () => {

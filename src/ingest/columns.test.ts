@@ -4,7 +4,7 @@
  * other forms Date reads.
  */
 import { expect, test } from "bun:test";
-import { utcText, valueFor } from "./columns.ts";
+import { timeOf, utcText, valueFor } from "./columns.ts";
 
 test("ISO times to UTC text", () => {
   expect(utcText("2026-01-01T10:00:00Z")).toBe("2026-01-01 10:00:00");
@@ -24,4 +24,20 @@ test("a time column takes epoch seconds and milliseconds and other written forms
   expect(valueFor("timestamp", "2026-01-01 10:00:00", "ts")).toEqual({ ok: true, value: "2026-01-01 10:00:00" });
   const bad = valueFor("timestamp", "soon", "ts");
   expect(bad.ok ? "" : bad.error.message).toBe(`column 'ts' is timestamp, the value "soon" does not fit`);
+});
+
+test("the instant of a value: ISO text without a zone is UTC whatever the node's time zone", () => {
+  const zone = process.env.TZ;
+  process.env.TZ = "America/New_York";
+  try {
+    expect(timeOf("2026-01-01T23:30:00")?.toISOString()).toBe("2026-01-01T23:30:00.000Z");
+    expect(timeOf("2026-01-01 23:30:00.123456")?.toISOString()).toBe("2026-01-01T23:30:00.123Z");
+    expect(timeOf("2026-01-01T23:30:00-05:00")?.toISOString()).toBe("2026-01-02T04:30:00.000Z");
+    expect(timeOf(Date.UTC(2026, 0, 1) / 1000)?.toISOString()).toBe("2026-01-01T00:00:00.000Z");
+    expect(timeOf("soon")).toBeUndefined();
+    expect(timeOf(true)).toBeUndefined();
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
 });

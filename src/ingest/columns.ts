@@ -15,8 +15,6 @@ export type ColumnType = "int" | "float" | "bool" | "timestamp" | "text";
 
 export const BOOKKEEPING = ["row_id", "insert_timestamp", "tsd_name", "tsd_id"] as const;
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
 /**
  * How times are stored: UTC as "YYYY-MM-DD HH:MM[:SS[.f]]", the same on both engines and in
  * time order as text (SQLite compares the text: "2026-01-01T09:00Z" sorts after
@@ -38,11 +36,23 @@ export function utcText(text: string): string | undefined {
 /** A Date as stored (UTC text with milliseconds). */
 const dateText = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");
 
+/**
+ * The instant a value names, read as it is stored: ISO text (UTC unless it says otherwise),
+ * epoch seconds or milliseconds, or another form Date reads. What a time partition goes by.
+ */
+export function timeOf(v: unknown): Date | undefined {
+  if (typeof v === "number") return new Date(v > 1e12 ? v : v * 1000);
+  if (typeof v !== "string") return undefined;
+  const utc = utcText(v);
+  const ms = utc ? Date.parse(`${utc.replace(" ", "T")}Z`) : Date.parse(v);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
 export function typeOfValue(v: unknown): ColumnType | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === "boolean") return "bool";
   if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
-  if (typeof v === "string" && TIMESTAMP.test(v.trim())) return "timestamp";
+  if (typeof v === "string" && utcText(v) !== undefined) return "timestamp";
   return "text";
 }
 
@@ -148,14 +158,11 @@ export function valueFor(type: ColumnType, v: unknown, column: string): Result<u
       if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) return ok(v.trim().toLowerCase() === "true");
       return bad();
     case "timestamp": {
-      if (typeof v === "string") {
-        const iso = utcText(v);
-        if (iso) return ok(iso);
-        const ms = Date.parse(v); // another written form of a time
-        return Number.isNaN(ms) ? bad() : ok(dateText(new Date(ms)));
-      }
-      if (typeof v === "number") return ok(dateText(new Date(v > 1e12 ? v : v * 1000)));
-      return bad();
+      // ISO text keeps its fraction to the digit; other forms go through a Date
+      const iso = typeof v === "string" ? utcText(v) : undefined;
+      if (iso) return ok(iso);
+      const t = timeOf(v);
+      return t ? ok(dateText(t)) : bad();
     }
     case "text":
       return ok(typeof v === "object" ? JSON.stringify(v) : String(v));

@@ -66,18 +66,6 @@ export function partitionName(table: string, rule: PartitionRule, time: Date): s
   return `par_${table}_${start}`;
 }
 
-/** A row's time from the partition column (ISO text, or epoch seconds / milliseconds). */
-export function rowTime(value: unknown): Date | undefined {
-  if (typeof value === "number") return new Date(value > 1e12 ? value : value * 1000);
-  if (typeof value === "string") {
-    const s = value.trim();
-    const iso = /^\d{4}-\d{2}-\d{2} \d/.test(s) ? `${s.replace(" ", "T")}${/[zZ]|[+-]\d{2}:?\d{2}$/.test(s) ? "" : "Z"}` : s;
-    const ms = Date.parse(iso);
-    return Number.isNaN(ms) ? undefined : new Date(ms);
-  }
-  return undefined;
-}
-
 /** The partition rules of a node. */
 export class PartitionRules {
   private readonly rules: PartitionRule[] = [];

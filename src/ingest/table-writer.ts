@@ -7,8 +7,8 @@
 import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { TextCache } from "../util/text-cache.ts";
-import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, fitsAsIs, indexSql, inferColumns, readColumns, valueFor } from "./columns.ts";
-import { type PartitionRule, listPartitions, partitionName, rebuildView, rowTime } from "./partitions.ts";
+import { BOOKKEEPING, type ColumnType, addColumnSql, createTableSql, fitsAsIs, indexSql, inferColumns, readColumns, timeOf, valueFor } from "./columns.ts";
+import { type PartitionRule, listPartitions, partitionName, rebuildView } from "./partitions.ts";
 import type { DataRow } from "./rows.ts";
 
 export interface WriteOptions {
@@ -63,7 +63,7 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
   }
   if (partitioned && rule) {
     for (const [i, row] of rows.entries()) {
-      const t = rowTime(row[rule.column]);
+      const t = timeOf(row[rule.column]);
       if (!t) return fail("bad_value", `row ${i + 1}: the partition column '${rule.column}' is missing or not a time`);
       const name = partitionName(table, rule, t);
       const g = groups.get(name);
