@@ -6,32 +6,19 @@
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./support/node-process.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { ScriptNode, stopScriptNodes } from "./support/script-node.ts";
+import { COMPANY, PLACE, SEEDS, seedBlocks, seedMasterOptions, seedsPresent, uncut } from "./support/seeds.ts";
 
-const SEEDS = join(import.meta.dir, "..", "..", "shared", "seeds");
-const present = existsSync(SEEDS);
-if (!present) console.warn(`metadata seed tests skipped: ${SEEDS} is absent (CI has it beside the checkout)`);
-
-/** The ```anylog blocks of a seed, in order. */
-function seedBlocks(prefix: string): string[] {
-  const file = readdirSync(SEEDS).find((f) => f.startsWith(prefix))!;
-  return [...readFileSync(join(SEEDS, file), "utf8").matchAll(/```anylog[^\n]*\n([\s\S]*?)```/g)].map((m) => m[1]!);
-}
-
-/** The two lines the documentation cut off after `and` are meant to end in `master=!ledger_conn`. */
-const uncut = (text: string) => text.replace(/and local=true and\s*$/gm, "and local=true and master=!ledger_conn");
+if (!seedsPresent) console.warn(`metadata seed tests skipped: ${SEEDS} is absent (CI has it beside the checkout)`);
 
 const work = mkdtempSync(join(tmpdir(), "anylog-meta-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 afterEach(stopScriptNodes);
-
-const COMPANY = "Test Co";
-const place = { loc: "43.65,-79.38", country: "CA", state: "ON", city: "Toronto" };
 
 interface Network {
   master: ScriptNode;
@@ -45,27 +32,8 @@ async function startNetwork(engine: "psql" | "sqlite", pg?: PostgresServer): Pro
   const dir = mkdtempSync(join(work, `${engine}-`));
   const [mTcp, mRest, oTcp, oRest, pTcp, pRest] = (await freePorts(6)) as [number, number, number, number, number, number];
   const ledgerConn = `127.0.0.1:${mTcp}`;
-  const common = { ip: "127.0.0.1", external_ip: "127.0.0.1", ledger_conn: ledgerConn, sync_time: "2 seconds", ...place };
-
-  let masterScript = seedBlocks("002").join("\n");
-  if (engine === "sqlite") masterScript = masterScript.replace("type=psql", "type=sqlite");
-  writeFileSync(join(dir, "master.al"), masterScript);
-  const masterOptions = {
-    home: join(dir, "master"),
-    script: join(dir, "master.al"),
-    env: { NODE_NAME: "master-1", COMPANY_NAME: COMPANY, ANYLOG_SERVER_PORT: String(mTcp) },
-    set: {
-      ...common,
-      internal_ip: "127.0.0.1",
-      anylog_rest_port: String(mRest),
-      db_ip: "127.0.0.1",
-      db_port: String(pg?.port ?? 5432),
-      db_user: "postgres",
-      db_passwd: "",
-      blockchain_source: "master",
-      blockchain_destination: "file",
-    },
-  };
+  const common = { ip: "127.0.0.1", external_ip: "127.0.0.1", ledger_conn: ledgerConn, sync_time: "2 seconds", ...PLACE };
+  const masterOptions = seedMasterOptions(dir, engine, { tcp: mTcp, rest: mRest }, pg);
 
   // seed 001 steps 2-8 (blocks 0-6), seed 000 steps 2-6 (blocks 0-4)
   writeFileSync(join(dir, "operator.al"), uncut(seedBlocks("001").slice(0, 7).join("\n")));
@@ -144,7 +112,7 @@ async function syncAll(net: Network): Promise<void> {
 }
 
 for (const engine of ["psql", "sqlite"] as const) {
-  describe.skipIf(!present)(`seeds against a master on ${engine}`, () => {
+  describe.skipIf(!seedsPresent)(`seeds against a master on ${engine}`, () => {
     let pg: PostgresServer | undefined;
     afterAll(async () => pg?.stop());
 

@@ -26,9 +26,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./support/node-process.ts";
-import { type DataSource, type Engine, command, dropFile, operatorInfo, put, seedBlocks, seedsPresent, select, waitFor } from "./support/operator.ts";
+import { type DataSource, type Engine, command, dropFile, operatorInfo, put, select, waitFor } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { ScriptNode, stopScriptNodes } from "./support/script-node.ts";
+import { COMPANY, PLACE, seedBlocks, seedMasterOptions, seedsPresent, uncut } from "./support/seeds.ts";
 
 setDefaultTimeout(180_000);
 
@@ -36,12 +37,6 @@ if (!seedsPresent) console.warn("operator seed tests skipped: the seeds are abse
 
 const work = mkdtempSync(join(tmpdir(), "anylog-opseeds-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const COMPANY = "Test Co";
-const place = { loc: "43.65,-79.38", country: "CA", state: "ON", city: "Toronto" };
-
-/** The line the documentation cut off after `and` ends in `master=!ledger_conn`. */
-const uncut = (text: string) => text.replace(/and local=true and\s*$/gm, "and local=true and master=!ledger_conn");
 
 /** Drops the lines of commands that later work brings. */
 const without = (text: string, ...commands: RegExp[]) =>
@@ -65,31 +60,8 @@ async function askMaster(op: Operator, master: Master, cmd: string): Promise<str
 
 async function startMaster(dir: string, engine: Engine, pg?: PostgresServer): Promise<Master> {
   const [tcp, rest] = (await freePorts(2)) as [number, number];
-  let script = seedBlocks("002").join("\n");
-  if (engine === "sqlite") script = script.replace("type=psql", "type=sqlite");
-  writeFileSync(join(dir, "master.al"), script);
-  const home = join(dir, "master");
-  const node = await ScriptNode.start({
-    home,
-    script: join(dir, "master.al"),
-    env: { NODE_NAME: "master-1", COMPANY_NAME: COMPANY, ANYLOG_SERVER_PORT: String(tcp) },
-    set: {
-      ip: "127.0.0.1",
-      external_ip: "127.0.0.1",
-      internal_ip: "127.0.0.1",
-      ledger_conn: `127.0.0.1:${tcp}`,
-      sync_time: "2 seconds",
-      anylog_rest_port: String(rest),
-      db_ip: "127.0.0.1",
-      db_port: String(pg?.port ?? 5432),
-      db_user: "postgres",
-      db_passwd: "",
-      blockchain_source: "master",
-      blockchain_destination: "file",
-      ...place,
-    },
-  });
-  return { node, tcp, home };
+  const options = seedMasterOptions(dir, engine, { tcp, rest }, pg);
+  return { node: await ScriptNode.start(options), tcp, home: options.home };
 }
 
 /** The master's `table` policies, read from its ledger table. */
@@ -125,39 +97,24 @@ async function startSeed001(dir: string, engine: Engine, master: Master, pg?: Po
   // blocks 0-7 are steps 2-9, block 8 is step 10 (MQTT), block 9 is step 11
   const script = without(uncut([...blocks.slice(0, 8), blocks[9]!].join("\n")), /^\s*run message broker\b/, /^\s*run data distributor\b/);
   expect(script).not.toContain("run mqtt client");
-  const path = join(dir, "operator-001.al");
-  writeFileSync(path, script);
-  const home = join(dir, "operator-001");
-  const node = await ScriptNode.start({
-    home,
-    script: path,
-    restPort: rest,
-    set: {
-      ip: "127.0.0.1",
-      external_ip: "127.0.0.1",
-      ledger_conn: `127.0.0.1:${master.tcp}`,
-      sync_time: "2 seconds",
-      node_name: "operator-001",
-      company_name: COMPANY,
-      anylog_server_port: String(tcp),
-      anylog_rest_port: String(rest),
-      db_type: engine,
-      db_ip: "127.0.0.1",
-      db_port: String(pg?.port ?? 5432),
-      db_user: "postgres",
-      db_password: "test",
-      memory: "true",
-      cluster_name: "cluster-001",
-      default_dbms: "test",
-      table_name: "readings",
-      partition_column: "timestamp",
-      partition_interval: "1 day",
-      partition_sync: "1 day",
-      partition_keep: "3",
-      ...place,
-    },
+  return startOperator(dir, "operator-001", script, { tcp, rest }, master, { engine, pg, dbms: "test" }, {
+    sync_time: "2 seconds",
+    company_name: COMPANY,
+    db_type: engine,
+    db_ip: "127.0.0.1",
+    db_port: String(pg?.port ?? 5432),
+    db_user: "postgres",
+    db_password: "test",
+    memory: "true",
+    cluster_name: "cluster-001",
+    default_dbms: "test",
+    table_name: "readings",
+    partition_column: "timestamp",
+    partition_interval: "1 day",
+    partition_sync: "1 day",
+    partition_keep: "3",
+    ...PLACE,
   });
-  return { node, script: path, url: `http://127.0.0.1:${rest}`, home, engine, pg, dbms: "test" };
 }
 
 /** Seed 003 steps 1-5 and 8 on operator B. */
@@ -172,23 +129,37 @@ async function startSeed003(dir: string, engine: Engine, master: Master, pg?: Po
   if (pg) script = script.replaceAll("54332", String(pg.port)).replaceAll("[DB user]", "postgres").replaceAll("[DB password]", "test");
   // not in the seed: a REST server, for the PUT
   script += "\nrun rest server where external_ip = !ip and external_port = !anylog_rest_port and bind = true\n";
-  const path = join(dir, "operator-003.al");
+  return startOperator(dir, "operator-003", script, { tcp, rest }, master, { engine, pg, dbms: "mydb" }, {});
+}
+
+/** An operator from a seed's script in `<dir>/<name>.al`, home `<dir>/<name>`, against the master. */
+async function startOperator(
+  dir: string,
+  name: string,
+  script: string,
+  ports: { tcp: number; rest: number },
+  master: Master,
+  data: { engine: Engine; pg?: PostgresServer; dbms: string },
+  set: Record<string, string>,
+): Promise<Operator> {
+  const path = join(dir, `${name}.al`);
   writeFileSync(path, script);
-  const home = join(dir, "operator-003");
+  const home = join(dir, name);
   const node = await ScriptNode.start({
     home,
     script: path,
-    restPort: rest,
+    restPort: ports.rest,
     set: {
       ip: "127.0.0.1",
       external_ip: "127.0.0.1",
       ledger_conn: `127.0.0.1:${master.tcp}`,
-      node_name: "operator-003",
-      anylog_server_port: String(tcp),
-      anylog_rest_port: String(rest),
+      node_name: name,
+      anylog_server_port: String(ports.tcp),
+      anylog_rest_port: String(ports.rest),
+      ...set,
     },
   });
-  return { node, script: path, url: `http://127.0.0.1:${rest}`, home, engine, pg, dbms: "mydb" };
+  return { node, script: path, url: `http://127.0.0.1:${ports.rest}`, home, ...data };
 }
 
 /** Rows over two days (so a daily partition rule gives two partitions). */

@@ -5,11 +5,12 @@
  * sequence for that role (get processes where format=json, compared).
  */
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { REPO_ROOT, anylogCommand, freePorts } from "./support/node-process.ts";
+import { seedBlocks, seedsPresent, uncut } from "./support/seeds.ts";
 
 setDefaultTimeout(60_000);
 const ROLES = ["master", "operator", "publisher", "query"] as const;
@@ -91,8 +92,6 @@ describe("broken role files give precise messages", () => {
 
 // ---------------------------------------------------------------- role processes against the seeds
 
-const SEEDS = join(REPO_ROOT, "..", "shared", "seeds");
-const seeds = existsSync(SEEDS);
 const running: Subprocess[] = [];
 afterEach(async () => {
   for (const p of running.splice(0)) {
@@ -125,14 +124,12 @@ async function processesOf(args: string[], env: Record<string, string>, restPort
 }
 
 function seedScript(prefix: string, fix: (text: string) => string = (t) => t): string {
-  const file = readdirSync(SEEDS).find((f) => f.startsWith(prefix))!;
-  const blocks = [...readFileSync(join(SEEDS, file), "utf8").matchAll(/```anylog[^\n]*\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const path = join(work, `${prefix}.al`);
-  writeFileSync(path, fix(blocks.join("\n")).replace(/and local=true and\s*$/gm, "and local=true and master=!ledger_conn"));
+  writeFileSync(path, uncut(fix(seedBlocks(prefix).join("\n"))));
   return path;
 }
 
-describe.skipIf(!seeds)("a role runs the processes its seed runs", () => {
+describe.skipIf(!seedsPresent)("a role runs the processes its seed runs", () => {
   const seedOf: Record<string, () => string> = {
     // seed 002's REST line reuses the TCP port; its own step-6 output shows REST running on its own port
     master: () => seedScript("002", (t) => t.replace(/run rest server where ([\s\S]*?)external_port = !anylog_server_port([\s\S]*?)internal_port = !anylog_server_port/g, "run rest server where $1external_port = !anylog_rest_port$2internal_port = !anylog_rest_port")),

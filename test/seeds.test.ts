@@ -4,8 +4,6 @@
  * where that folder is absent the test says it skipped.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import "../src/commands/all.ts";
 import "../src/processes/all.ts";
 import type { RawOption, Statement } from "../src/language/ast.ts";
@@ -13,16 +11,9 @@ import { parseStatement } from "../src/language/parser.ts";
 import { readScript, type ScriptItem } from "../src/language/script.ts";
 import { tokenText } from "../src/language/tokens.ts";
 import { processDefinitions } from "../src/processes/registry.ts";
+import { SEEDS, seedText, seedsPresent } from "./support/seeds.ts";
 
-const SEEDS = join(import.meta.dir, "..", "..", "shared", "seeds");
-const present = existsSync(SEEDS);
-if (!present) console.warn(`seed tests skipped: ${SEEDS} is absent (CI has it beside the checkout)`);
-
-function seedText(prefix: string): string {
-  const file = readdirSync(SEEDS).find((f) => f.startsWith(prefix));
-  if (!file) throw new Error(`no seed ${prefix}_*.txt in ${SEEDS}`);
-  return readFileSync(join(SEEDS, file), "utf8");
-}
+if (!seedsPresent) console.warn(`seed tests skipped: ${SEEDS} is absent (CI has it beside the checkout)`);
 
 /** The command blocks of a seed: ```anylog fences, and <pre> blocks that hold commands. */
 function blocks(text: string): string[] {
@@ -86,7 +77,7 @@ function parseSeed(prefix: string): string[] {
 
 const CUT_OFF = "ERROR 'blockchain insert': the where-clause ends in 'and': an option is missing after it";
 
-describe.skipIf(!present)("seed documents parse as written", () => {
+describe.skipIf(!seedsPresent)("seed documents parse as written", () => {
   test("000 publisher", () => {
     expect(parseSeed("000")).toEqual([
       "run tcp server <ip:!external_ip> <port:!anylog_server_port> <local_ip:!ip> <local_port:!anylog_server_port>",

@@ -90,7 +90,7 @@ function typeFromSql(sqlType: string): ColumnType {
 /**
  * CREATE TABLE for user data: the bookkeeping columns, then the data's. On SQLite row_id is
  * the rowid (INTEGER PRIMARY KEY, without AUTOINCREMENT, whose sequence table costs a
- * quarter of the insert time); an id may come back only after the newest rows are deleted.
+ * fifth of the insert time); an id may come back only after the newest rows are deleted.
  */
 export function createTableSql(engine: Engine, table: string, columns: Map<string, ColumnType>): string {
   const bookkeeping =

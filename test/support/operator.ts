@@ -7,24 +7,13 @@
  * (bun:sqlite on `<home>/data/dbms/<dbms>.dbms`, psql for PostgreSQL).
  */
 import { Database as Sqlite } from "bun:sqlite";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { REPO_ROOT, freePorts } from "./node-process.ts";
+import { freePorts } from "./node-process.ts";
 import type { PostgresServer } from "./postgres.ts";
 import { ScriptNode } from "./script-node.ts";
 
 export type Engine = "sqlite" | "psql";
-
-/** The shared seeds (beside the checkout, as CI has them). */
-export const SEEDS = join(REPO_ROOT, "..", "shared", "seeds");
-export const seedsPresent = existsSync(SEEDS);
-
-/** The ```anylog blocks of a seed, in order. */
-export function seedBlocks(prefix: string): string[] {
-  const file = readdirSync(SEEDS).find((f) => f.startsWith(prefix));
-  if (!file) throw new Error(`no seed ${prefix}_*.txt in ${SEEDS}`);
-  return [...readFileSync(join(SEEDS, file), "utf8").matchAll(/```anylog[^\n]*\n([\s\S]*?)```/g)].map((m) => m[1]!);
-}
 
 export interface Reply {
   status: number;

@@ -45,8 +45,9 @@ export class PostgresServer {
     const port = await freePort();
     const data = join(dir, "data");
     await run([join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"], asPostgres);
-    await run([join(bin, "pg_ctl"), "-D", data, "-l", join(dir, "log"), "-w", "-t", "30", "-o", `-p ${port} -k ${dir} -h 127.0.0.1`, "start"], asPostgres);
-    return new PostgresServer(port, dir, bin, asPostgres);
+    const server = new PostgresServer(port, dir, bin, asPostgres);
+    await server.resume();
+    return server;
   }
 
   /** Runs SQL with psql against a database; returns its unaligned output rows. */
@@ -59,17 +60,22 @@ export class PostgresServer {
 
   /** Stops the server and keeps its data (an outage); `resume` starts it again on the same port. */
   async pause(): Promise<void> {
-    await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "fast", "-w", "stop"], this.asPostgres);
+    await this.pgCtl("-m", "fast", "-w", "stop");
   }
 
+  /** Starts the server (again) on its port, answering on 127.0.0.1. */
   async resume(): Promise<void> {
-    await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-l", join(this.dir, "log"), "-w", "-t", "30", "-o", `-p ${this.port} -k ${this.dir} -h 127.0.0.1`, "start"], this.asPostgres);
+    await this.pgCtl("-l", join(this.dir, "log"), "-w", "-t", "30", "-o", `-p ${this.port} -k ${this.dir} -h 127.0.0.1`, "start");
+  }
+
+  private pgCtl(...args: string[]): Promise<void> {
+    return run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), ...args], this.asPostgres);
   }
 
   async stop(): Promise<void> {
     try {
       // (not running when a test ends during a pause)
-      if (existsSync(join(this.dir, "data", "postmaster.pid"))) await run([join(this.bin, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "fast", "-w", "stop"], this.asPostgres);
+      if (existsSync(join(this.dir, "data", "postmaster.pid"))) await this.pause();
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }

@@ -202,11 +202,17 @@ class Operator implements NodeProcess {
     const name = parseDataFileName(basename(path));
     if (!name.ok) return this.refuse(path, name.error.message);
     const table = `${name.value.dbms}.${name.value.table}`;
-    const limit = this.settings.limitTables;
-    if (limit.length > 0 && !limit.includes(name.value.table)) return this.refuse(path, `table '${name.value.table}' is not in this operator's limit_tables`, table);
+    const outside = this.outsideLimit(name.value.table);
+    if (outside) return this.refuse(path, outside, table);
     this.queued.add(path);
     this.queue.push({ path, name: name.value, table });
     this.startWorkers();
+  }
+
+  /** Why the operator does not take data for `table` (limit_tables), or undefined when it does. */
+  private outsideLimit(table: string): string | undefined {
+    const limit = this.settings?.limitTables ?? [];
+    return limit.length > 0 && !limit.includes(table) ? `table '${table}' is not in this operator's limit_tables` : undefined;
   }
 
   /** Runs `run` after `ms`, unless the operator stops first. */
@@ -412,7 +418,8 @@ class Operator implements NodeProcess {
         const table = dataName("table", req.table);
         if (!table.ok) return table;
         if (!this.node.databases.get(dbms.value)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
-        if (s.limitTables.length > 0 && !s.limitTables.includes(table.value)) return fail("bad_value", `table '${table.value}' is not in this operator's limit_tables`);
+        const outside = this.outsideLimit(table.value);
+        if (outside) return fail("bad_value", outside);
         const hash = dataHash(dbms.value, table.value, req.body);
         const rows = parseRows(req.body);
         if (!rows.ok) return rows;
