@@ -4,7 +4,7 @@
  * convention, an empty body, a 100 MB body. Each is a clear error — HTTP 400/404/413 with a
  * JSON `{error}` that says what is wrong, or a file in the error directory with
  * `<name>.err.txt` giving the reason — and the good rows sent before and after each still
- * land, exactly once.
+ * land, exactly once. An operator with limit_tables refuses data for other tables.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -237,5 +237,23 @@ describe("bad input by watch-directory files", () => {
     expect((await put(op.url, "edge", "more_copies", text)).status).toBe(200);
     expect(await select(op, "edge", "select id, v from more_copies")).toEqual([{ id: 6000, v: 6 }]);
     expect(await ids()).toEqual(good);
+  });
+});
+
+describe("an operator with limit_tables", () => {
+  test("data for another table is refused: a PUT with 400 in both modes, a file into the error directory; its own table flows", async () => {
+    const limited = await OperatorNode.start({ engine: "sqlite", dir: join(work, "limited"), dbms: "edge", operator: "create_table = true and update_tsd_info = true and limit_tables = (mine)" });
+    expect(limited.scriptErrors()).toEqual([]);
+    for (const mode of ["streaming", "file"] as const) {
+      const r = await put(limited.url, "edge", "other", JSON.stringify({ id: 1 }), { mode });
+      expect(r.status).toBe(400);
+      expect((r.json as { error: string }).error).toBe("table 'other' is not in this operator's limit_tables");
+    }
+    dropFile(limited.watchDir, "edge.other.test.1.json", JSON.stringify({ id: 2 }));
+    const reason = join(limited.errorDir, "edge.other.test.1.json.err.txt");
+    await waitFor("the other table's file in the error directory", () => existsSync(reason));
+    expect(readFileSync(reason, "utf8")).toContain("limit_tables");
+    expect((await put(limited.url, "edge", "mine", JSON.stringify({ id: 3 }))).status).toBe(200);
+    expect(await select(limited, "edge", "select id from mine")).toEqual([{ id: 3 }]);
   });
 });
