@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { type ColumnType, createTableSql, indexSql } from "../src/ingest/columns.ts";
+import { freePort } from "../test/support/node-process.ts";
 import { PostgresServer } from "../test/support/postgres.ts";
 import { report } from "./lib/report.ts";
 
@@ -37,15 +38,8 @@ const work = mkdtempSync(join(tmpdir(), "anylog-bench-ingest-"));
 const row = (i: number) => ({ id: i, ts: `2026-01-01 00:00:${String(i % 60).padStart(2, "0")}`, device: `dev-${i % 50}`, value: (i % 1000) / 10 });
 const bodies = Array.from({ length: ROWS / PER_PUT }, (_, b) => Array.from({ length: PER_PUT }, (_, k) => JSON.stringify(row(b * PER_PUT + k))).join("\n"));
 
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
-
 async function startNode(home: string, dbLine: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const rest = freePort();
+  const rest = await freePort();
   const script = join(home, "node.al");
   writeFileSync(
     script,

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePorts } from "../test/support/node-process.ts";
 
 const RUNS = 10;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -34,24 +35,18 @@ const compiled = spawnSync(process.execPath, ["build", "--compile", `--target=bu
 });
 if (compiled.status !== 0) throw new Error("cannot compile the baseline");
 
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
 interface Sample {
   readyMs: number;
   rssKiB: number;
 }
 
 /** One start: exec, poll /health until it answers 200, wait 1 s idle, read VmRSS, stop. */
-async function measure(argv: (restPort: number) => string[]): Promise<Sample> {
+async function measure(argv: (restPort: number, tcpPort: number) => string[]): Promise<Sample> {
   const home = mkdtempSync(join(work, "home-"));
-  const restPort = freePort();
+  const [restPort, tcpPort] = (await freePorts(2)) as [number, number];
   const t0 = performance.now();
-  const child = Bun.spawn(argv(restPort), {
+  const command = argv(restPort, tcpPort);
+  const child = Bun.spawn(command, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ANYLOG_HOME: home },
     stdin: "ignore",
     stdout: "ignore",
@@ -72,19 +67,19 @@ async function measure(argv: (restPort: number) => string[]): Promise<Sample> {
     if (child.exitCode !== null) break;
     await Bun.sleep(1);
   }
-  if (Number.isNaN(readyMs)) throw new Error(`${argv(restPort).join(" ")} did not answer /health (exit ${child.exitCode})`);
+  if (Number.isNaN(readyMs)) throw new Error(`${command.join(" ")} did not answer /health (exit ${child.exitCode})`);
   await Bun.sleep(1000);
   const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
   const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
   child.kill("SIGTERM");
   const code = await child.exited;
   // anylog stops cleanly on SIGTERM (INTERFACE §1); the baseline has no handler and dies of it
-  if (code !== 0 && argv(restPort)[0] === anylog) console.error(`warning: anylog exited ${code} on SIGTERM`);
+  if (code !== 0 && command[0] === anylog) console.error(`warning: anylog exited ${code} on SIGTERM`);
   rmSync(home, { recursive: true, force: true });
   return { readyMs, rssKiB };
 }
 
-const anylogArgv = (rest: number) => [anylog, "start", "--set", `anylog_server_port=${freePort()}`, "--set", `anylog_rest_port=${rest}`];
+const anylogArgv = (rest: number, tcp: number) => [anylog, "start", "--set", `anylog_server_port=${tcp}`, "--set", `anylog_rest_port=${rest}`];
 const baselineArgv = (rest: number) => [baseline, String(rest)];
 
 // one discarded warm-up each (page cache), then alternate so drift hits both alike

@@ -37,6 +37,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSy
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { freePorts } from "../../test/support/node-process.ts";
 
 const target = process.argv[2];
 const record = process.argv.includes("--record");
@@ -62,13 +63,6 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   return r.stdout;
 }
 
-async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
-}
-
 function writeText(path: string, text: string): string {
   writeFileSync(path, text);
   return path;
@@ -84,7 +78,7 @@ const native = join(dist, `anylog-linux-${process.arch === "arm64" ? "arm64" : "
 async function hostProcesses(config: string): Promise<Record<string, { Status: string }>> {
   const home = join(work, "host-node");
   mkdirSync(home, { recursive: true });
-  const [tcp, restPort] = [await freePort(), await freePort()];
+  const [tcp, restPort] = (await freePorts(2)) as [number, number];
   const sets = { anylog_server_port: tcp, anylog_rest_port: restPort, external_ip: "127.0.0.1", ip: "127.0.0.1" };
   const env: Record<string, string | undefined> = { ...process.env, ANYLOG_HOME: home };
   delete env.NODE_NAME;
@@ -221,8 +215,9 @@ run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", raw, overlay,
 say(`${image}: ${(rawSize / 2 ** 20).toFixed(0)} MiB raw, ${(statSync(zst).size / 2 ** 20).toFixed(0)} MiB compressed; overlay +1 GiB; nonce ${nonce}`);
 
 // ---- qemu ------------------------------------------------------------------------------------------
-const ports: Record<string, number> = {};
-for (const role of Object.keys(ROLE_REST)) ports[role] = await freePort();
+// taken together, so that no two are the same (one at a time, the kernel may give one twice)
+const free = await freePorts(Object.keys(ROLE_REST).length);
+const ports: Record<string, number> = Object.fromEntries(Object.keys(ROLE_REST).map((role, i) => [role, free[i]!]));
 const hostfwd = Object.entries(ROLE_REST).map(([role, guest]) => `hostfwd=tcp:127.0.0.1:${ports[role]}-:${guest}`).join(",");
 const qga = join(work, "qga.sock");
 const consoleLog = join(work, "console.log");
