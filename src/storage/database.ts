@@ -57,6 +57,13 @@ export interface Database {
    * hold the database's write lock; PostgreSQL locks the table.
    */
   lockWriters(table: string): Promise<Result<void>>;
+  /**
+   * Makes every transaction committed so far survive a power cut (what the journal waits
+   * for before it forgets rows). PostgreSQL's commits already are; SQLite in WAL mode with
+   * `synchronous = NORMAL` syncs its log only at checkpoints, so its log is synced here,
+   * once for every caller that asked meanwhile.
+   */
+  durable(): Promise<Result<void>>;
   /** Whether a table exists. */
   tableExists(table: string): Promise<Result<boolean>>;
   /** Names of the tables. */

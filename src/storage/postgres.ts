@@ -216,6 +216,10 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  async durable(): Promise<Result<void>> {
+    return ok(undefined); // a commit is acknowledged once it is on the server's disk (synchronous_commit)
+  }
+
   async lockWriters(table: string): Promise<Result<void>> {
     const r = await this.exec(`LOCK TABLE ${quoteName(table)} IN SHARE ROW EXCLUSIVE MODE`);
     return r.ok ? ok(undefined) : r;

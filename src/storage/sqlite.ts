@@ -5,7 +5,9 @@
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { GroupCommit } from "../util/group-commit.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./database.ts";
 
@@ -137,6 +139,31 @@ export class SqliteDatabase implements Database {
       }
       return sqliteError(this.name, e);
     }
+  }
+
+  /** Syncs the write-ahead log (every commit so far is in it), one sync for all who asked meanwhile. */
+  private readonly logSync = new GroupCommit(async (): Promise<Result<void>> => {
+    if (this.path === ":memory:") return ok(undefined);
+    let log: Awaited<ReturnType<typeof open>>;
+    try {
+      log = await open(`${this.path}-wal`, "r");
+    } catch (e) {
+      // no log: nothing was written since the last checkpoint, which synced the file itself
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return ok(undefined);
+      return sqliteError(this.name, e);
+    }
+    try {
+      await log.datasync();
+      return ok(undefined);
+    } catch (e) {
+      return sqliteError(this.name, e);
+    } finally {
+      await log.close();
+    }
+  });
+
+  durable(): Promise<Result<void>> {
+    return this.logSync.request();
   }
 
   async lockWriters(_table: string): Promise<Result<void>> {
