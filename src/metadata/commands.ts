@@ -13,12 +13,6 @@ import { type LocalCopy, idOf } from "./local-copy.ts";
 import { LEDGER_DBMS, changesSince, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
 import { policyFromOptions, preparePolicy } from "./policy.ts";
 
-/** Masters this node already works with: its sync source and `!ledger_conn`. */
-function isKnownMaster(ctx: CommandContext, address: string): boolean {
-  const sync = ctx.node.processes.get("Blockchain Sync")?.info().connection;
-  return address === sync || address === ctx.node.dictionary.lookup("ledger_conn");
-}
-
 /** This node's ledger table (a master's), or the error that says how to make one. */
 const nodeLedger = (ctx: CommandContext) => requireLedger(ctx.node.databases.get(LEDGER_DBMS));
 
@@ -64,29 +58,7 @@ addCommands(
     examples: ["blockchain insert where policy = !new_policy and local = true and master = !ledger_conn"],
     async handler(ctx, args) {
       if (args.has("blockchain")) return fail("unavailable", "blockchain platforms are not in this build: use a master node (master = ip:port)");
-      const local = args.bool("local", false);
-      const master = args.str("master");
-      if (!local && !master) return fail("bad_option", "'blockchain insert' needs local = true and/or master = ip:port");
-      const prepared = preparePolicy(args.json("policy"));
-      if (!prepared.ok) return prepared;
-      const policy = prepared.value;
-      const id = idOf(policy)!;
-      let note = "";
-      let pending = false;
-      if (master) {
-        const pushed = await ctx.node.metadata.push(master, policy);
-        if (!pushed.ok) {
-          if (!local || !isKnownMaster(ctx, master)) return pushed;
-          pending = true; // the node's own master is away: keep it here and retry on every sync
-          note = ` (master ${master} is unreachable: kept locally and sent when it returns)`;
-        } else note = pushed.value.inserted ? ` (added to master ${master})` : ` (master ${master} already has it)`;
-      }
-      if (local) {
-        const saved = saveLocal(ctx, (copy) => copy.add(policy, pending));
-        if (!saved.ok) return saved;
-        if (!saved.value) note += " (already in the local copy)";
-      }
-      return ok(`policy ${id} inserted${note}`);
+      return ctx.node.metadata.insert(args.json("policy"), { local: args.bool("local", false), master: args.str("master") });
     },
   }),
   command({

@@ -10,7 +10,7 @@ import { type Result, fail, ok } from "../util/result.ts";
 import { peerTimeoutMs } from "../network/peers.ts";
 import { LocalCopy, idOf } from "./local-copy.ts";
 import { LEDGER_DBMS, type LedgerChange, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
-import { canonicalJson, type Policy } from "./policy.ts";
+import { canonicalJson, type Policy, preparePolicy } from "./policy.ts";
 
 export interface SyncReport {
   pulled: number;
@@ -32,6 +32,45 @@ export class Metadata {
     const loaded = LocalCopy.load(path);
     if (loaded.ok) this.copy = loaded.value;
     return loaded;
+  }
+
+  /**
+   * Adds a policy to the local copy and/or the master (`blockchain insert`; the ingest
+   * declares new tables with it). A policy already there is left as it is. When the master
+   * is the node's own (its sync source or `!ledger_conn`) and away, a policy also written
+   * locally is kept pending and sent on the next sync; another master away is an error.
+   */
+  async insert(policy: unknown, where: { local: boolean; master?: string }): Promise<Result<string>> {
+    const { local, master } = where;
+    if (!local && !master) return fail("bad_option", "'blockchain insert' needs local = true and/or master = ip:port");
+    const prepared = preparePolicy(policy);
+    if (!prepared.ok) return prepared;
+    const id = idOf(prepared.value)!;
+    let note = "";
+    let pending = false;
+    if (master) {
+      const pushed = await this.push(master, prepared.value);
+      if (!pushed.ok) {
+        if (!local || !this.isOwnMaster(master)) return pushed;
+        pending = true;
+        note = ` (master ${master} is unreachable: kept locally and sent when it returns)`;
+      } else note = pushed.value.inserted ? ` (added to master ${master})` : ` (master ${master} already has it)`;
+    }
+    if (local) {
+      const copy = this.local();
+      if (!copy.ok) return copy;
+      if (copy.value.add(prepared.value, pending)) {
+        const saved = copy.value.save();
+        if (!saved.ok) return saved;
+      } else note += " (already in the local copy)";
+    }
+    return ok(`policy ${id} inserted${note}`);
+  }
+
+  /** Masters this node already works with: its sync source and `!ledger_conn`. */
+  isOwnMaster(address: string): boolean {
+    const sync = this.node.processes.get("Blockchain Sync")?.info().connection;
+    return address === sync || address === this.node.dictionary.lookup("ledger_conn");
   }
 
   private async ask(master: string, command: string): Promise<Result<unknown>> {
