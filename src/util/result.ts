@@ -51,3 +51,6 @@ export function fromException(e: unknown, code: ErrorCode = "internal"): AnyLogE
   const message = e instanceof Error ? e.message : String(e);
   return new AnyLogError(code, message);
 }
+
+/** The text of a caught exception, for a message: its `message` when it is an Error. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));

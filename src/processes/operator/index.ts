@@ -1,18 +1,22 @@
 /**
  * @module processes/operator
- * The Operator (`run operator where ...`): hosts data. It watches its watch directory
- * (chokidar) for files named by the AnyLog convention, stores each exactly once (through
- * `ingest/ingest.ts`), then backs the file up, archives, compresses or deletes it as
- * configured; a file that fails goes to the error directory with its reason beside it. While
- * it runs it takes REST PUTs (`node.ingest`): `mode=file` becomes a watch-directory file,
- * `mode=streaming` goes through the streaming buffers.
+ * The Operator (`run operator where ...`): hosts data. It takes the settled files of its
+ * watch directory (`files/watched-dir.ts`) named by the AnyLog convention, queues them per
+ * table, stores each exactly once (through `ingest/ingest.ts`) with up to `threads` workers,
+ * one per table, tries files that failed for a cause outside them again with a growing wait,
+ * and counts files, rows and errors per table (`get operator`). A stored file is backed up,
+ * archived, compressed or deleted as configured, a file that fails goes to the error
+ * directory with its reason beside it (`files/disposal.ts`). While it runs it takes REST PUTs
+ * (`node.ingest`): `mode=file` becomes a watch-directory file, `mode=streaming` goes through
+ * the streaming buffers.
  */
-import { type FSWatcher, watch } from "chokidar";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
+import { FileDisposal, type StoredFiles } from "../../files/disposal.ts";
+import { WatchedDirectory } from "../../files/watched-dir.ts";
 import { StreamingBuffers } from "../../ingest/buffers.ts";
 import { type DataFileName, dataFileName, dataName, parseDataFileName } from "../../ingest/file-name.ts";
 import { type IngestUnit, type UnitOutcome, ingestUnits, isTransient } from "../../ingest/ingest.ts";
@@ -22,7 +26,7 @@ import type { Node } from "../../node/node.ts";
 import { writeFileAtomic } from "../../util/atomic-file.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
-import { type Result, fail, ok } from "../../util/result.ts";
+import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 
@@ -63,26 +67,9 @@ type OperatorView = (typeof VIEWS)[number];
 /** Files taken into one batch (one transaction) at most. */
 const BATCH_FILES = 50;
 
-/**
- * How often the watch directory is listed again. Bun's fs.watch drops some inotify events
- * (a file renamed in, as `mv` and atomic writers do, is often never reported), so chokidar
- * alone can leave a file in the watch directory until the next restart.
- */
-const RESCAN_MS = 1000;
-
-/**
- * A file is taken once nothing has written to it for this long: a writer that copies into
- * the watch directory (instead of renaming a finished file in) may still be at it. One stat
- * and one timer per file, where chokidar's awaitWriteFinish polls every pending file.
- */
-const SETTLE_MS = 100;
-
 /** The first and the longest wait before files that failed for a cause outside them are tried again. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
-
-/** Names the operator leaves alone in its watch directory: temporary files and reasons. */
-const ignoredName = (path: string) => /\.(tmp|err\.txt)$/i.test(path) || basename(path).startsWith(".");
 
 /** The tsd_info hash of a unit: its dbms.table and its text, so a file and a PUT of the same data agree. */
 const dataHash = (dbms: string, table: string, text: string) => createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
@@ -96,7 +83,10 @@ interface QueuedFile {
 
 class Operator implements NodeProcess {
   private settings?: Settings;
-  private watcher?: FSWatcher;
+  /** The watch directory: reports each settled file once (until released). */
+  private watched?: WatchedDirectory;
+  /** Where stored and refused files go. */
+  private disposal?: FileDisposal;
   /** Settled data files waiting to be stored, in arrival order, with the table they go to. */
   private queue: QueuedFile[] = [];
   private readonly queued = new Set<string>();
@@ -106,20 +96,13 @@ class Operator implements NodeProcess {
   private readonly workers = new Set<Promise<void>>();
   /** Set by stop: workers end after their current batch (the rest stays in the watch directory). */
   private stopping = false;
-  /** Files waiting until they are SETTLE_MS old. */
-  private readonly settling = new Set<string>();
   /** Tables whose last batch failed for a cause outside the data: when to try again, and the wait before. */
   private readonly paused = new Map<string, { until: number; waitMs: number }>();
-  /** Timers of settling files and paused tables (cleared by stop). */
+  /** Timers of paused tables (cleared by stop). */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
   private buffers?: StreamingBuffers;
-  private rescanTimer?: ReturnType<typeof setInterval>;
-  /** Ends a start that waits for the watcher (set only while start waits). */
-  private abortStart?: () => void;
-  /** Files in the watch directory the watcher has not reported, with their size and time at the last listing. */
-  private unreported = new Map<string, string>();
 
   constructor(private readonly node: Node) {}
 
@@ -147,7 +130,7 @@ class Operator implements NodeProcess {
       try {
         mkdirSync(p, { recursive: true });
       } catch (e) {
-        return fail("io", `cannot create ${p}: ${e instanceof Error ? e.message : String(e)}`);
+        return fail("io", `cannot create ${p}: ${errorText(e)}`);
       }
     }
     if (s.updateTsdInfo && !this.node.databases.get("almgm")) {
@@ -159,46 +142,30 @@ class Operator implements NodeProcess {
     this.buffers = new StreamingBuffers(async (dbms, table, units) => ok(await this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" })))), this.node.bufferThresholds);
     this.buffers.timed = this.node.processes.get("Streamer")?.status() === "Running";
     this.node.streaming = this.buffers;
-    this.watcher = watch(s.watchDir, {
-      depth: 0,
-      ignoreInitial: false,
-      ignored: ignoredName,
-    });
-    this.watcher.on("add", (path: string) => this.enqueue(path));
-    this.watcher.on("error", (e: unknown) => this.node.log.error(`Operator: watching ${s.watchDir} failed: ${e instanceof Error ? e.message : String(e)}`));
-    const ready = await new Promise<boolean>((resolve) => {
-      this.abortStart = () => resolve(false);
-      this.watcher!.once("ready", () => resolve(true));
-    });
-    this.abortStart = undefined;
-    if (!ready) return fail("unavailable", "the operator was stopped while it was starting");
-    this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
+    const stored: StoredFiles = s.deleteJson
+      ? { to: "delete" }
+      : s.distributor
+        ? { to: "distributor", dir: s.distrDir }
+        : s.archive
+          ? { to: "archive", dir: s.archiveDir }
+          : { to: "backup", dir: s.bkupDir };
+    this.disposal = new FileDisposal({ stored, compress: s.compressJson, errorDir: s.errorDir });
+    const watched = new WatchedDirectory({ directory: s.watchDir, onSettled: (path) => this.take(path), onError: (m) => this.node.log.error(`Operator: ${m}`) });
+    this.watched = watched;
+    const ready = await watched.start();
+    if (!ready.ok) {
+      if (this.stopping) return fail("unavailable", "the operator was stopped while it was starting");
+      await this.stop();
+      return ready;
+    }
     this.node.ingest = this.restIngest();
     return ok(this.details());
   }
 
-  /** Queues a data file once it has settled; `seen` is its size and mtime at the previous look. */
-  private enqueue(path: string, seen?: string): void {
-    if (!this.settings || this.queued.has(path) || (seen === undefined && this.settling.has(path))) return;
+  /** Queues a settled file of the watch directory for its table, or refuses it (not a data file, outside limit_tables). */
+  private take(path: string): void {
+    if (!this.settings || this.queued.has(path)) return;
     if (!/\.json(\.gz)?$/i.test(path)) return this.refuse(path, `'${basename(path)}' is not a data file: names end in .json or .json.gz`);
-    let mark: string;
-    let age: number;
-    try {
-      const st = statSync(path);
-      mark = `${st.size}:${st.mtimeMs}`;
-      age = Date.now() - st.mtimeMs;
-    } catch {
-      this.settling.delete(path);
-      return; // gone meanwhile
-    }
-    // written to within SETTLE_MS and changed since the last look (a clock ahead gives a
-    // negative age: then unchanged over one wait is enough)
-    if (age < SETTLE_MS && mark !== seen) {
-      this.settling.add(path);
-      this.later(Math.min(SETTLE_MS, SETTLE_MS - age) + 1, () => this.enqueue(path, mark));
-      return;
-    }
-    this.settling.delete(path);
     const name = parseDataFileName(basename(path));
     if (!name.ok) return this.refuse(path, name.error.message);
     const table = `${name.value.dbms}.${name.value.table}`;
@@ -236,34 +203,6 @@ class Operator implements NodeProcess {
       const worker: Promise<void> = this.work().finally(() => this.workers.delete(worker));
       this.workers.add(worker);
     }
-  }
-
-  /** Queues the files the watcher did not report, once they are unchanged since the previous listing. */
-  private rescan(): void {
-    const s = this.settings;
-    if (!s) return;
-    let names: string[];
-    try {
-      names = readdirSync(s.watchDir);
-    } catch {
-      return;
-    }
-    const now = new Map<string, string>();
-    for (const name of names) {
-      const path = join(s.watchDir, name);
-      if (this.queued.has(path) || this.settling.has(path) || ignoredName(path)) continue;
-      let mark: string;
-      try {
-        const st = statSync(path);
-        if (!st.isFile()) continue;
-        mark = `${st.size}:${st.mtimeMs}`;
-      } catch {
-        continue; // gone meanwhile
-      }
-      if (this.unreported.get(path) === mark) this.enqueue(path);
-      else now.set(path, mark);
-    }
-    this.unreported = now;
   }
 
   /**
@@ -323,7 +262,7 @@ class Operator implements NodeProcess {
       const bytes = readFileSync(path);
       text = (compressed ? gunzipSync(bytes) : bytes).toString("utf8");
     } catch (e) {
-      return fail("io", `cannot read ${basename(path)}: ${e instanceof Error ? e.message : String(e)}`);
+      return fail("io", `cannot read ${basename(path)}: ${errorText(e)}`);
     }
     const rows = parseRows(text);
     if (!rows.ok) return fail("bad_value", `${basename(path)}: ${rows.error.message}`);
@@ -366,30 +305,17 @@ class Operator implements NodeProcess {
 
   /** A stored file leaves the watch directory: deleted, archived, backed up (compressed when asked). */
   private done(path: string): void {
-    const s = this.settings!;
-    try {
-      if (s.deleteJson) return rmSync(path, { force: true });
-      const day = new Date().toISOString().slice(0, 10);
-      const target = s.distributor ? s.distrDir : s.archive ? join(s.archiveDir, day) : s.bkupDir;
-      this.moveTo(path, target, s.compressJson);
-    } catch (e) {
-      this.node.log.error(`Operator: stored ${basename(path)} but could not move it: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  private moveTo(path: string, directory: string, compress: boolean): void {
-    mkdirSync(directory, { recursive: true });
-    const name = basename(path);
-    if (compress && !name.endsWith(".gz")) {
-      writeFileAtomic(join(directory, `${name}.gz`), gzipSync(readFileSync(path)));
-      rmSync(path, { force: true });
-    } else renameSync(path, join(directory, name));
+    const r = this.disposal?.stored(path);
+    this.watched?.release(path);
+    if (r && !r.ok) this.node.log.error(`Operator: ${r.error.message}`);
   }
 
   /** A file that cannot be stored goes to the error directory, with `<name>.err.txt` saying why. */
   private refuse(path: string, reason: string, table?: string): void {
-    const s = this.settings;
-    if (!s || !existsSync(path)) return;
+    if (!this.settings || !this.disposal) return;
+    const r = this.disposal.refused(path, reason);
+    this.watched?.release(path);
+    if (r.ok && r.value.kind === "missing") return;
     if (table) {
       const st = this.stats.get(table) ?? { files: 0, rows: 0, errors: 0 };
       if (!reason.startsWith("duplicate")) {
@@ -399,12 +325,7 @@ class Operator implements NodeProcess {
       this.stats.set(table, st);
     }
     this.node.log.warn(`Operator: ${basename(path)} -> error directory: ${reason}`);
-    try {
-      this.moveTo(path, s.errorDir, false);
-      writeFileSync(join(s.errorDir, `${basename(path)}.err.txt`), `${reason}\n`);
-    } catch (e) {
-      this.node.log.error(`Operator: could not move ${basename(path)} to ${s.errorDir}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    if (!r.ok) this.node.log.error(`Operator: ${r.error.message}`);
   }
 
   /** REST PUT: file mode writes a watch-directory file, streaming mode goes through the buffers. */
@@ -435,19 +356,16 @@ class Operator implements NodeProcess {
   }
 
   async stop(): Promise<void> {
-    this.abortStart?.(); // a stop while the watcher is not ready yet must not leave start waiting
+    const watchStopped = this.watched?.stop(); // no file reported after this; a start still waiting for the watcher ends
     this.stopping = true;
     this.node.ingest = undefined;
-    clearInterval(this.rescanTimer);
-    this.rescanTimer = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.settling.clear();
     this.paused.clear();
     await this.buffers?.flushAll();
     if (this.node.streaming === this.buffers) this.node.streaming = undefined;
-    await this.watcher?.close();
-    this.watcher = undefined;
+    await watchStopped;
+    this.watched = undefined;
     await Promise.all(this.workers);
     this.queue = [];
     this.queued.clear();
@@ -505,7 +423,7 @@ class Operator implements NodeProcess {
           rows_stored: sum((t) => t.rows),
           errors: sum((t) => t.errors),
           files_queued: this.queue.length,
-          files_settling: this.settling.size,
+          files_settling: this.watched?.settling ?? 0,
           tables_busy: [...this.busyTables],
           tables_waiting_to_retry: [...this.paused.keys()],
         };
