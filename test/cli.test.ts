@@ -1,7 +1,7 @@
 /**
  * The executable's other calls against a real node: `anylog cmd` (GET, --post, error
  * replies exit 1, non-ASCII commands, an unreachable node), `anylog version`, bad
- * invocations (exit 2 with usage), and `anylog start` with a port already taken.
+ * invocations (exit 2 with usage). `anylog start` with a port already taken: startup.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type AnylogNode, MINIMAL_SCRIPT, REPO_ROOT, anylogCommand, freePort, killAll, startNode } from "./support/node-process.ts";
@@ -108,34 +108,5 @@ describe("the executable's calls", () => {
   test("cmd without a command exits 2", async () => {
     const r = await anylog(["cmd"]);
     expect(r.code).toBe(2);
-  });
-});
-
-describe("anylog start with its REST port taken", () => {
-  afterAll(killAll);
-
-  test("the script reports the error with file and line and the node still runs its TCP server", async () => {
-    const first = await startNode({ script: MINIMAL_SCRIPT });
-    const tcp = await freePort();
-    const proc = Bun.spawn(
-      [...anylogCommand(), "start", "--set", `anylog_server_port=${tcp}`, "--set", `anylog_rest_port=${first.restPort}`, "--script", "/dev/stdin"],
-      { cwd: REPO_ROOT, stdin: new Blob([MINIMAL_SCRIPT]), stdout: "pipe", stderr: "pipe" },
-    );
-    try {
-      // the second node cannot serve REST: its script goes on, reporting the failure
-      const deadline = Date.now() + 15_000;
-      let stderr = "";
-      const reader = proc.stderr.getReader();
-      while (!/in use/.test(stderr) && Date.now() < deadline) {
-        const chunk = await Promise.race([reader.read(), Bun.sleep(500).then(() => undefined)]);
-        if (chunk?.value) stderr += new TextDecoder().decode(chunk.value);
-        if (chunk?.done) break;
-      }
-      expect(stderr).toMatch(/:2: .*in use/);
-      expect(stderr).toContain(String(first.restPort));
-    } finally {
-      proc.kill("SIGTERM");
-      expect(await proc.exited).toBe(0);
-    }
   });
 });

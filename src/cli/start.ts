@@ -5,9 +5,20 @@
  * neither, the embedded default role runs. A console prompt when stdin is a terminal; a
  * clean stop on SIGTERM, SIGINT or `exit node`. Under a systemd unit, systemd hears when
  * start-up is done and when the node stops (node/systemd.ts).
+ *
+ * A listener that cannot start (TCP or REST: a port in use, an address not on this machine)
+ * ends `anylog start` with exit 1, so systemd's `Restart=on-failure` tries again, unless the
+ * script said what to do on errors: an `on error ignore | goto <label> | end script` line
+ * before the failing one (AnyLog's meaning: an error no `on error` covers is the script's
+ * failure). Other failed lines are reported and the script goes on.
  */
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import type { Reply } from "../commands/spec.ts";
 import { runScript } from "../language/interpreter.ts";
+import { logicalLines } from "../language/script.ts";
+import type { FailedStart } from "../processes/registry.ts";
+import { type Result, fail, ok } from "../util/result.ts";
 import { Node } from "../node/node.ts";
 import { serviceManager, unitRoleMismatch, upStatus } from "../node/systemd.ts";
 import { DEFAULT_ROLE_FILE } from "../role/default.ts";
@@ -36,11 +47,46 @@ export async function start(options: { config?: string; script?: string; set: Re
   }
   const service = serviceManager();
   let failedLines = 0;
+  let exitCode = 0;
+  const node = new Node({ set: options.set });
+  /** The texts of the start-up scripts by file name, for the `on error` check. */
+  const scripts = new Map<string, string>();
+  if (role) scripts.set(role.file, role.script);
+  /** Failed listener starts not yet matched to their line, in order. */
+  const pending: FailedStart[] = [];
+  /** A failed line of a start-up script (`where` = file:line): is it a listener's, and is it covered? */
+  const failedLine = (where: string, message: string) => {
+    pending.push(...node.processes.takeFailedStarts());
+    const i = pending.findIndex((f) => f.message === message);
+    if (i < 0) return;
+    const [failed] = pending.splice(i, 1);
+    if (coveredByOnError(where, scripts)) log.warn(`${where}: ${failed!.process} did not start; the script's 'on error' goes on without it`);
+    else stopForFailedStart(where, failed!);
+  };
+  const stopForFailedStart = (where: string, failed: FailedStart) => {
+    if (exitCode !== 0 || node.isStopping) return;
+    exitCode = 1;
+    process.stderr.write(
+      `${where}: ${failed.process} did not start (${failed.message}), so the node stops (exit 1); ` +
+        `free the port or change it, or put 'on error ignore' (or 'on error goto <label>') before that line to go on without ${failed.process}\n`,
+    );
+    void node.shutdown(`${failed.process} did not start`);
+  };
   const reportError = (where: string, message: string) => {
+    if (exitCode !== 0) return; // the rest of a script cut short by a failed listener is not news
     failedLines++;
     process.stderr.write(`${where}: ${message}\n`);
+    failedLine(where, message);
   };
-  const node = new Node({ set: options.set });
+  // `process <file>` reports its script's failed lines as "Error: <where>: <message>" output
+  const out = (reply: Reply) => {
+    if (exitCode !== 0) return;
+    printReply(reply);
+    if (typeof reply !== "string" || !reply.startsWith("Error: ")) return;
+    pending.push(...node.processes.takeFailedStarts());
+    const failed = pending.find((f) => reply.endsWith(`: ${f.message}`));
+    if (failed) failedLine(reply.slice("Error: ".length, reply.length - failed.message.length - 2), failed.message);
+  };
   // systemd hears STOPPING=1 as shutdown begins, whatever began it (a signal, `exit node`)
   node.onStopping((reason) => service.stopping(`stopping (${reason})`));
   process.on("SIGTERM", () => void node.shutdown("SIGTERM"));
@@ -49,13 +95,18 @@ export async function start(options: { config?: string; script?: string; set: Re
   await queryPool(node).start();
   const startup = (async () => {
     if (role) {
-      const r = await runScript(role.script, role.file, node.context("script", printReply), reportError);
+      const r = await runScript(role.script, role.file, node.context("script", out), reportError);
       if (!r.ok) reportError(role.file, r.error.message);
     }
-    if (options.script) {
-      const r = await node.runScriptFile(options.script, node.context("script", printReply), reportError);
+    if (options.script && !node.isStopping) {
+      // read here (once: it may be /dev/stdin) so that its `on error` lines can be checked
+      const text = readScriptFile(options.script);
+      if (text.ok) scripts.set(options.script, text.value);
+      const r = text.ok ? await runScript(text.value, options.script, node.context("script", out), reportError) : text;
       if (!r.ok) reportError(options.script, r.error.message);
     }
+    // a listener's failure no line report matched (a script that reports its errors otherwise)
+    for (const failed of [...pending.splice(0), ...node.processes.takeFailedStarts()]) stopForFailedStart(options.script ?? role?.file ?? "start", failed);
   })();
   // A stop during start-up (SIGTERM, or `exit node` from a REST client once the REST server
   // is up) must not wait for the start-up commands still to come: the servers are already
@@ -68,7 +119,38 @@ export async function start(options: { config?: string; script?: string; set: Re
   }
   await node.untilStopped();
   log.info("stopped");
-  return 0;
+  return exitCode;
+}
+
+/** A script file's text; a missing or unreadable file is an error naming it. */
+function readScriptFile(path: string): Result<string> {
+  try {
+    return ok(readFileSync(path, "utf8"));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e);
+    return fail("not_found", `cannot read script '${path}': ${why}`);
+  }
+}
+
+/**
+ * Whether the script says what a failure at `where` ("file:line") means: an `on error` line
+ * comes before it in its file. In reading order, which is the order a start-up script runs
+ * in; a `goto` back over an `on error` line is not followed. A file not read at start-up
+ * (one run by `process`) is read now; one that cannot be read does not cover.
+ */
+function coveredByOnError(where: string, scripts: Map<string, string>): boolean {
+  const at = where.lastIndexOf(":");
+  const line = Number(where.slice(at + 1));
+  if (at < 0 || !Number.isInteger(line)) return false;
+  const file = where.slice(0, at);
+  let text = scripts.get(file);
+  if (text === undefined) {
+    const read = readScriptFile(file);
+    if (!read.ok) return false;
+    text = read.value;
+  }
+  const lines = logicalLines(text);
+  return lines.ok && lines.value.some((l) => l.line < line && /^on\s+error\b/i.test(l.text));
 }
 
 /** The interactive prompt: `AL <node_name> +> `. */

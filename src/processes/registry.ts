@@ -41,7 +41,19 @@ export interface ProcessDefinition {
   run?: Omit<CommandSpec, "handler" | "method">;
   /** Other words for the same `run` command (`run msg client` = `run mqtt client`). */
   runAlso?: string[][];
+  /**
+   * The node is not what its start-up script asked for without this process (the TCP and
+   * REST listeners): a failed `run` from a script is noted (`ProcessSet.takeFailedStarts`),
+   * and `anylog start` ends with exit 1 unless the script's `on error` covers the line.
+   */
+  essential?: boolean;
   create(node: Node): NodeProcess;
+}
+
+/** A failed start of an essential process, from a script. */
+export interface FailedStart {
+  process: string;
+  message: string;
 }
 
 const definitions: ProcessDefinition[] = [];
@@ -59,12 +71,15 @@ export function registerProcess(def: ProcessDefinition): ProcessDefinition {
       async handler(ctx, args) {
         const proc = ctx.node.processes.get(def.name);
         if (!proc) return fail("internal", `process ${def.name} is not set up on this node`);
+        // a stop that began during start-up must not be outlived by processes its script starts after it
+        if (ctx.node.isStopping) return fail("unavailable", `the node is shutting down: ${def.name} is not started`);
         if (proc.status() === "Running") {
           if (proc.runAgain) return proc.runAgain(args);
           return fail("conflict", `${def.name} is already running; stop it first with 'exit ${def.aliases[0]}'`);
         }
         const started = await proc.start(args);
         if (started.ok) ctx.node.log.info(`${def.name} started: ${started.value}`);
+        else if (def.essential && ctx.source === "script") ctx.node.processes.noteFailedStart({ process: def.name, message: started.error.message });
         return started;
       },
     });
@@ -79,6 +94,7 @@ export function processDefinitions(): readonly ProcessDefinition[] {
 /** The processes of one node, created from the registry, in registration order. */
 export class ProcessSet {
   private readonly byName = new Map<string, NodeProcess>();
+  private failedStarts: FailedStart[] = [];
 
   constructor(node: Node) {
     for (const def of definitions) this.byName.set(def.name, def.create(node));
@@ -94,6 +110,18 @@ export class ProcessSet {
     const def = definitions.find((d) => d.name.toLowerCase() === w || d.aliases.includes(w));
     const proc = def && this.byName.get(def.name);
     return def && proc ? { def, proc } : undefined;
+  }
+
+  /** Notes that an essential process failed to start from a script. */
+  noteFailedStart(failure: FailedStart): void {
+    if (this.failedStarts.length < 64) this.failedStarts.push(failure); // bounded: only start-up takes them
+  }
+
+  /** The failed starts noted since the last call (a script's error report takes them line by line). */
+  takeFailedStarts(): FailedStart[] {
+    const taken = this.failedStarts;
+    this.failedStarts = [];
+    return taken;
   }
 
   entries(): Array<[ProcessDefinition, NodeProcess]> {

@@ -1,7 +1,9 @@
 /**
  * @module processes/rest-server
  * The REST server (`run rest server`): Bun's HTTP server carrying the Hono app of
- * `network/rest.ts`, for users and applications that are not network members.
+ * `network/rest.ts`, for users and applications that are not network members. Essential: a
+ * port that cannot be listened on ends `anylog start` with exit 1 unless the script's
+ * `on error` covers it (cli/start.ts).
  */
 import type { Server } from "bun";
 import type { Args } from "../../commands/spec.ts";
@@ -76,5 +78,6 @@ registerProcess({
     },
     examples: ["run rest server !ip !anylog_rest_port", "run rest server where external_ip = !ip and external_port = 32149 and timeout = 30"],
   },
+  essential: true,
   create: (node) => new RestServer(node),
 });

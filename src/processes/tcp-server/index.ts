@@ -2,7 +2,8 @@
  * @module processes/tcp-server
  * The TCP peer server (`run tcp server`): makes the node a member of the network. Peers
  * send commands over the peer transport; each runs through the Query Pool and its reply
- * (or error) goes back on the same connection.
+ * (or error) goes back on the same connection. Essential: a port that cannot be listened on
+ * ends `anylog start` with exit 1 unless the script's `on error` covers it (cli/start.ts).
  */
 import type { Args } from "../../commands/spec.ts";
 import { listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
@@ -82,5 +83,6 @@ registerProcess({
       "run tcp server where external_ip = !external_ip and external_port = 32148 and internal_ip = !ip and internal_port = 32148 and bind = false",
     ],
   },
+  essential: true,
   create: (node) => new TcpServer(node),
 });
