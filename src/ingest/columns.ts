@@ -4,7 +4,10 @@
  * as CREATE / ALTER statements per engine, and checked against each value before insert (so
  * a row whose types contradict the table is refused on SQLite as on PostgreSQL).
  * Every user table also has AnyLog's bookkeeping columns: row_id, insert_timestamp, tsd_name,
- * tsd_id (the file it came from, which makes re-ingesting after a crash detectable).
+ * tsd_id (the file it came from, which makes re-ingesting after a crash detectable); a data key
+ * of the same name gets another column name (rows.ts). Integers are 64-bit (SQLite INTEGER,
+ * PostgreSQL BIGINT): beyond 2^53 they come as bigint, and a value is refused rather than
+ * rounded into a column that cannot hold it.
  */
 import { createHash } from "node:crypto";
 import { type Database, type Engine, quoteName } from "../storage/database.ts";
@@ -41,6 +44,7 @@ const dateText = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "")
  * epoch seconds or milliseconds, or another form Date reads. What a time partition goes by.
  */
 export function timeOf(v: unknown): Date | undefined {
+  if (typeof v === "bigint") v = Number(v);
   if (typeof v === "number") return new Date(v > 1e12 ? v : v * 1000);
   if (typeof v !== "string") return undefined;
   const utc = utcText(v);
@@ -51,7 +55,9 @@ export function timeOf(v: unknown): Date | undefined {
 export function typeOfValue(v: unknown): ColumnType | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === "boolean") return "bool";
-  if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
+  // a number beyond 2^53 is a float as sent (1e20); integers of more digits come as bigint (rows.ts)
+  if (typeof v === "number") return Number.isSafeInteger(v) ? "int" : "float";
+  if (typeof v === "bigint") return "int";
   if (typeof v === "string" && utcText(v) !== undefined) return "timestamp";
   return "text";
 }
@@ -127,7 +133,9 @@ export async function readColumns(db: Database, table: string): Promise<Result<M
 export function fitsAsIs(type: ColumnType, v: unknown): boolean {
   switch (typeof v) {
     case "number":
-      return type === "float" || (type === "int" && Number.isInteger(v));
+      return type === "float" || (type === "int" && Number.isSafeInteger(v));
+    case "bigint":
+      return type === "int"; // parseRows makes only 64-bit ones
     case "string":
       return type === "text" || (type === "timestamp" && UTC_TEXT.test(v));
     case "boolean":
@@ -137,19 +145,36 @@ export function fitsAsIs(type: ColumnType, v: unknown): boolean {
   }
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** JSON.stringify replacer: a bigint as its own digits (JSON.rawJSON, ES2025) where JSON would refuse it. */
+function keepBigints(_key: string, v: unknown): unknown {
+  return typeof v === "bigint" ? (JSON as unknown as { rawJSON(text: string): object }).rawJSON(String(v)) : v;
+}
+
 /** A value ready for a column of `type`, or an error saying why it does not fit. */
 export function valueFor(type: ColumnType, v: unknown, column: string): Result<unknown> {
   if (v === null || v === undefined) return ok(null);
   if (fitsAsIs(type, v)) return ok(v);
   const bad = () => fail<unknown>("bad_value", `column '${column}' is ${type}, the value ${JSON.stringify(v)} does not fit`);
   switch (type) {
-    case "int":
-      if (typeof v === "number" && Number.isInteger(v)) return ok(v);
-      if (typeof v === "string" && /^\s*-?\d+\s*$/.test(v)) return ok(Number(v));
+    case "int": {
+      // bound as bigint when beyond 2^53: both engines take 64-bit integers, every digit kept
       if (typeof v === "boolean") return ok(v ? 1 : 0);
-      return bad();
+      const big = typeof v === "number" && Number.isInteger(v) ? BigInt(v) : typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? BigInt(v.trim()) : typeof v === "bigint" ? v : undefined;
+      if (big === undefined) return bad();
+      if (big < INT64_MIN || big > INT64_MAX) return fail("bad_value", `column '${column}' is int (64 bits), the value ${String(v).trim()} is beyond it`);
+      return ok(big >= -SAFE && big <= SAFE ? Number(big) : big);
+    }
     case "float":
       if (typeof v === "number") return ok(v);
+      if (typeof v === "bigint") {
+        // a float keeps 53 bits: an integer it would round is refused rather than changed
+        const n = Number(v);
+        return BigInt(n) === v ? ok(n) : fail("bad_value", `column '${column}' is float, the value ${v} does not fit without losing digits (a float keeps about 15)`);
+      }
       if (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v))) return ok(Number(v));
       return bad();
     case "bool":
@@ -165,6 +190,6 @@ export function valueFor(type: ColumnType, v: unknown, column: string): Result<u
       return t ? ok(dateText(t)) : bad();
     }
     case "text":
-      return ok(typeof v === "object" ? JSON.stringify(v) : String(v));
+      return ok(typeof v === "object" ? JSON.stringify(v, keepBigints) : String(v));
   }
 }

@@ -23,10 +23,30 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 const LONGEST = { database: 63, table: 48 };
 
-/** A database or table name of data (letters, digits and _, not a digit first), in lower case. */
+/**
+ * Why a table name is one the node or an engine uses itself, or undefined: data under such a
+ * name would be written over the node's own tables (a `par_<table>_<start>` partition made
+ * by hand breaks every later write to <table>), or be refused by the engine.
+ */
+export function reservedTable(name: string): string | undefined {
+  const n = name.toLowerCase();
+  const partition = /^par_(.+)_\d+$/.exec(n);
+  if (partition) return `it is the name of a time partition of table '${partition[1]}' (par_<table>_<start>), which the node makes itself: send the rows to table '${partition[1]}'`;
+  if (n.startsWith("sqlite_")) return "names starting with sqlite_ are SQLite's own";
+  if (n.startsWith("pg_")) return "names starting with pg_ are PostgreSQL's own";
+  if (n.endsWith("_tsd_id_idx")) return "names ending in _tsd_id_idx are the node's indexes of tables";
+  return undefined;
+}
+
+/**
+ * A database or table name of data (letters, digits and _, not a digit first), in lower case;
+ * a table name the node uses itself (`reservedTable`) is refused.
+ */
 export function dataName(kind: "database" | "table", name: string): Result<string> {
   if (!NAME.test(name)) return fail("bad_value", `'${name}' is not a ${kind} name (letters, digits and _, not a digit first)`);
   if (name.length > LONGEST[kind]) return fail("bad_value", `'${name}' is not a ${kind} name: at most ${LONGEST[kind]} characters`);
+  const reserved = kind === "table" ? reservedTable(name) : undefined;
+  if (reserved) return fail("bad_value", `'${name}' is not a table name for data: ${reserved}`);
   return ok(name.toLowerCase());
 }
 

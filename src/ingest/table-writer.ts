@@ -2,7 +2,9 @@
  * @module ingest/table-writer
  * Writing rows into a user table inside the caller's transaction: the table (or its time
  * partition) is created from the data's types when allowed, new keys become new columns,
- * every value is checked against its column, and rows go in as multi-row INSERTs.
+ * every value is checked against its column, and rows go in as multi-row INSERTs. Column
+ * names come from rows.ts (`columnName`); integers beyond 2^53 arrive as bigint and are bound
+ * as such (64-bit on both engines). A partition view is written only through its rule.
  */
 import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
@@ -70,7 +72,14 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
       if (g) g.push(row);
       else groups.set(name, [row]);
     }
-  } else groups.set(table, rows);
+  } else {
+    // a partition view without its rule (not set again after a restart): rows must not go
+    // into the view (PostgreSQL would put them into its one partition, whatever their time)
+    if (!rule && !columnCache.get(db.cacheKey)?.has(table) && (await isPartitionView(db, table))) {
+      return fail("bad_value", `table '${table}' is the view over its time partitions (par_${table}_<start>), and this node has no partition rule for it: run 'partition <dbms> ${table} using <column> by <interval>' first`);
+    }
+    groups.set(table, rows);
+  }
 
   let inferredCache: Map<string, ColumnType> | undefined;
   const inferred = () => (inferredCache ??= inferColumns(rows));

@@ -101,6 +101,8 @@ export class SqliteDatabase implements Database {
     try {
       this.handle.exec("PRAGMA query_only = ON");
       const stmt = this.handle.prepare(sql);
+      // integers as bigint, so one beyond 2^53 reads back with every digit (plainValue)
+      stmt.safeIntegers(true);
       try {
         if (stmt.columnNames.length === 0) return fail("bad_value", `dbms '${this.name}' (sqlite): the statement returns no rows: not a query`);
         const types = stmt.declaredTypes;
