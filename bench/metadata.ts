@@ -9,6 +9,7 @@
  *    sync can avoid).
  * `--record` appends the table to bench/RESULTS.md.
  */
+import "../src/features.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

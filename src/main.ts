@@ -3,6 +3,7 @@
  * @module main
  * The `anylog` executable: dispatches the calls of INTERFACE §1.
  */
+import "./features.ts";
 import { cmd } from "./cli/cmd.ts";
 import { USAGE, parseInvocation } from "./cli/args.ts";
 import { printReply } from "./cli/output.ts";

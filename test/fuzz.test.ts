@@ -15,6 +15,7 @@
  * parsing and binding only), the REST process is a stand-in that checks its listen address
  * without serving, and `shutdown` (from `exit node`) is recorded instead of stopping it.
  */
+import "../src/features.ts";
 import "../src/commands/all.ts";
 import "../src/processes/all.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";

@@ -12,6 +12,7 @@
  * before the failing one (AnyLog's meaning: an error no `on error` covers is the script's
  * failure). Other failed lines are reported and the script goes on.
  */
+import "../features.ts";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Reply } from "../commands/spec.ts";

@@ -3,6 +3,7 @@
  * `trace level = N <process>`: log what a process receives (1: each request, 2: with its
  * headers and body), e.g. `trace level = 1 run rest server`; `trace level = 0 ...` stops it.
  */
+import { traceLevels } from "../node/trace.ts";
 import { fail, ok } from "../util/result.ts";
 import { command } from "./spec.ts";
 import { addCommand } from "./table.ts";
@@ -20,8 +21,8 @@ addCommand(
       const found = ctx.node.processes.find(m[2]!);
       if (!found) return fail("not_found", `no process '${m[2]}' to trace; 'get processes' lists them`);
       const level = Number(m[1]);
-      if (level === 0) ctx.node.traces.delete(found.def.name);
-      else ctx.node.traces.set(found.def.name, level);
+      if (level === 0) traceLevels(ctx.node).delete(found.def.name);
+      else traceLevels(ctx.node).set(found.def.name, level);
       return ok(`trace level of ${found.def.name} is ${level}`);
     },
   }),

@@ -1,13 +1,18 @@
 /**
  * @module ingest/buffers
- * Streaming buffers: REST PUTs in streaming mode wait here per dbms.table and are stored
- * together when the buffer reaches its volume, its time, or at once (`write_immediate`).
- * A PUT is answered only when its rows are committed; PUTs that arrive while a buffer is
- * being written go into the next one. Thresholds: `set buffer threshold where ...`.
+ * Streaming buffers: units of rows wait here per dbms.table and are stored together when
+ * the buffer reaches its volume, its time, or at once (`write_immediate`, a unit someone
+ * waits for, or no streamer running). Units that arrive while a buffer is being written go
+ * into the next write. A unit already acknowledged (in the journal) that fails for a cause
+ * outside the data (the database is down, the disk is full) stays in its buffer and is
+ * tried again, after 1 s and then twice as long each time, up to 30 s.
+ * Thresholds: `set buffer threshold where ...`, kept per node across operator restarts.
  */
-import { type Result, fail, ok } from "../util/result.ts";
+import { nodeSlot } from "../node/slot.ts";
+import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
+import type { JournalRef } from "./journal.ts";
+import { type UnitOutcome, isTransient } from "./ingest.ts";
 import type { DataRow } from "./rows.ts";
-import type { UnitOutcome } from "./ingest.ts";
 
 export interface Thresholds {
   /** Seconds a row may wait. */
@@ -17,37 +22,65 @@ export interface Thresholds {
   writeImmediate: boolean;
 }
 
-/** AnyLog's volume default; the time default is short because a PUT waits for its commit. */
+/** AnyLog's volume default; a short time, as the embedded default node sets. */
 export const DEFAULT_THRESHOLDS: Thresholds = { time: 1, volume: 10 * 1024, writeImmediate: false };
 
-interface Waiting {
+/** How much acknowledged data the journal may hold before PUTs are refused with 503. */
+export const DEFAULT_JOURNAL_BYTES = 64 * 1024 * 1024;
+
+/** A unit of rows (one PUT body, one message) on its way to its table. */
+export interface BufferedUnit {
   hash: string;
   rows: DataRow[];
   bytes: number;
-  done(outcome: UnitOutcome): void;
+  source: string;
+  /** In the journal: acknowledged, so kept through outages until it is stored. */
+  ref?: JournalRef;
+  /** Someone waits for it to be stored (write_immediate, no streamer). */
+  waiter?: (outcome: UnitOutcome) => void;
 }
 
-/** Writes a batch of units for one table (the operator's `ingestUnits`). */
-export type BatchWriter = (dbms: string, table: string, units: Array<{ hash: string; rows: DataRow[] }>) => Promise<Result<UnitOutcome[]>>;
+/** Stores a batch of units of one table; one outcome per unit, in order. */
+export type BatchWriter = (dbms: string, table: string, units: BufferedUnit[]) => Promise<UnitOutcome[]>;
+
+/** Hears the final outcome of each unit (stored, a duplicate, or refused for good). */
+export type SettledListener = (dbms: string, table: string, unit: BufferedUnit, outcome: UnitOutcome) => void;
 
 interface Buffer {
   dbms: string;
   table: string;
-  waiting: Waiting[];
+  waiting: BufferedUnit[];
   bytes: number;
+  rows: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** When the timer fires (time left in `get streaming`). */
+  due?: number;
   flushing?: Promise<void>;
   flushes: number;
-  rows: number;
+  stored: number;
+  lastFlush?: Date;
+  /** The wait before the next try after an outage, and why it failed. */
+  retryMs?: number;
+  lastError?: string;
 }
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /** The thresholds of a node, set before or after the operator starts: default, per dbms, per table. */
 export class BufferThresholds {
   private readonly byScope = new Map<string, Thresholds>([["", { ...DEFAULT_THRESHOLDS }]]);
+  /** The journal's bound (`set buffer threshold where journal_size = ...`). */
+  journalBytes = DEFAULT_JOURNAL_BYTES;
 
   set(scope: { dbms?: string; table?: string }, change: Partial<Thresholds>): void {
     const key = scope.dbms ? (scope.table ? `${scope.dbms}.${scope.table}` : scope.dbms) : "";
     this.byScope.set(key, { ...this.for(scope.dbms ?? "", scope.table ?? ""), ...change });
+  }
+
+  /** Every scope set ("" is the default, then "dbms" or "dbms.table"). */
+  scopes(): Array<[string, Thresholds]> {
+    return [...this.byScope];
   }
 
   for(dbms: string, table: string): Thresholds {
@@ -55,52 +88,94 @@ export class BufferThresholds {
   }
 }
 
+/** The buffer thresholds of a node. */
+export const bufferThresholds = nodeSlot(() => new BufferThresholds());
+
+/** What `get streaming` shows of one buffer. */
+export interface BufferReport {
+  dbms: string;
+  table: string;
+  cachedRows: number;
+  cachedBytes: number;
+  flushes: number;
+  rowsStored: number;
+  thresholds: Thresholds;
+  /** Seconds until the time threshold writes the buffer (undefined: no timer). */
+  timeLeft?: number;
+  lastFlush?: Date;
+  lastError?: string;
+}
+
 export class StreamingBuffers {
   private readonly buffers = new Map<string, Buffer>();
-  /** Off: every PUT is written at once (no streamer to wait for time). */
-  timed = false;
 
   constructor(
     private readonly write: BatchWriter,
     private readonly thresholds: BufferThresholds,
+    /** Whether buffers wait for their thresholds (a streamer runs); else every unit is written at once. */
+    private readonly timed: () => boolean,
+    private readonly settled: SettledListener,
   ) {}
 
-  thresholdsFor(dbms: string, table: string): Thresholds {
-    return this.thresholds.for(dbms, table);
-  }
-
-  /** Adds a PUT's rows; resolves when they are stored (or refused). */
-  put(dbms: string, table: string, hash: string, rows: DataRow[], bytes: number): Promise<UnitOutcome> {
+  /** Adds a unit; it is written when its buffer's threshold says (at once when someone waits for it). */
+  add(dbms: string, table: string, unit: BufferedUnit): void {
     const key = `${dbms}.${table}`;
     let b = this.buffers.get(key);
     if (!b) {
-      b = { dbms, table, waiting: [], bytes: 0, flushes: 0, rows: 0 };
+      b = { dbms, table, waiting: [], bytes: 0, rows: 0, flushes: 0, stored: 0 };
       this.buffers.set(key, b);
     }
-    const buffer = b;
-    const outcome = new Promise<UnitOutcome>((done) => buffer.waiting.push({ hash, rows, bytes, done }));
-    buffer.bytes += bytes;
-    const t = this.thresholdsFor(dbms, table);
-    if (!this.timed || t.writeImmediate || buffer.bytes >= t.volume) void this.flush(buffer);
-    else if (!buffer.timer) buffer.timer = setTimeout(() => void this.flush(buffer), t.time * 1000);
-    return outcome;
+    b.waiting.push(unit);
+    b.bytes += unit.bytes;
+    b.rows += unit.rows.length;
+    if (b.retryMs !== undefined && !unit.waiter) return; // the database is away: the retry timer writes it
+    const t = this.thresholds.for(dbms, table);
+    if (unit.waiter || !this.timed() || t.writeImmediate || b.bytes >= t.volume) void this.flush(b);
+    else if (!b.timer) this.later(b, t.time * 1000);
+  }
+
+  private later(b: Buffer, ms: number): void {
+    clearTimeout(b.timer);
+    b.due = Date.now() + ms;
+    b.timer = setTimeout(() => void this.flush(b), ms);
   }
 
   /** Writes one buffer now; a write under way is followed by one more for what came meanwhile. */
   private flush(b: Buffer): Promise<void> {
     clearTimeout(b.timer);
     b.timer = undefined;
+    b.due = undefined;
     const run = async () => {
       while (b.waiting.length > 0) {
         const batch = b.waiting.splice(0);
         b.bytes = 0;
-        const r = await this.write(b.dbms, b.table, batch.map((w) => ({ hash: w.hash, rows: w.rows })));
+        b.rows = 0;
+        const outcomes = await this.write(b.dbms, b.table, batch);
         b.flushes++;
-        batch.forEach((w, i) => {
-          const o: UnitOutcome = r.ok ? r.value[i]! : { status: "failed", error: r.error };
-          if (o.status === "stored") b.rows += o.rows;
-          w.done(o);
+        b.lastFlush = new Date();
+        const kept: BufferedUnit[] = [];
+        batch.forEach((unit, i) => {
+          const o: UnitOutcome = outcomes[i] ?? { status: "failed", error: new AnyLogError("internal", "the writer gave no outcome for this unit") };
+          if (o.status === "failed" && isTransient(o.error) && unit.ref && !unit.waiter) {
+            kept.push(unit);
+            b.lastError = o.error.message;
+            return;
+          }
+          if (o.status === "stored") b.stored += o.rows;
+          this.settled(b.dbms, b.table, unit, o);
+          unit.waiter?.(o);
         });
+        if (kept.length > 0) {
+          b.waiting.unshift(...kept);
+          for (const u of kept) {
+            b.bytes += u.bytes;
+            b.rows += u.rows.length;
+          }
+          b.retryMs = Math.min(RETRY_MAX_MS, (b.retryMs ?? RETRY_FIRST_MS / 2) * 2);
+          this.later(b, b.retryMs);
+          return;
+        }
+        b.retryMs = undefined;
       }
     };
     b.flushing = (b.flushing ?? Promise.resolve()).then(run).finally(() => {
@@ -109,26 +184,37 @@ export class StreamingBuffers {
     return b.flushing;
   }
 
-  /** Writes every buffer now (`flush buffers`, shutdown). */
+  /** Writes every buffer now (`flush buffers`, shutdown, a streamer stopping). */
   async flushAll(): Promise<void> {
     await Promise.all([...this.buffers.values()].map((b) => this.flush(b)));
   }
 
-  report(): Array<Record<string, unknown>> {
-    return [...this.buffers.values()].map((b) => {
-      const t = this.thresholdsFor(b.dbms, b.table);
-      return {
-        dbms: b.dbms,
-        table: b.table,
-        waiting_puts: b.waiting.length,
-        waiting_bytes: b.bytes,
-        flushes: b.flushes,
-        rows_stored: b.rows,
-        threshold_time: t.time,
-        threshold_volume: t.volume,
-        write_immediate: t.writeImmediate,
-      };
-    });
+  /** Stops the timers (the journal keeps what was not written). */
+  stop(): void {
+    for (const b of this.buffers.values()) {
+      clearTimeout(b.timer);
+      b.timer = undefined;
+    }
+  }
+
+  /** Rows waiting for `dbms.table` (0 when none). */
+  pendingRows(dbms: string, table: string): number {
+    return this.buffers.get(`${dbms}.${table}`)?.rows ?? 0;
+  }
+
+  report(): BufferReport[] {
+    return [...this.buffers.values()].map((b) => ({
+      dbms: b.dbms,
+      table: b.table,
+      cachedRows: b.rows,
+      cachedBytes: b.bytes,
+      flushes: b.flushes,
+      rowsStored: b.stored,
+      thresholds: this.thresholds.for(b.dbms, b.table),
+      timeLeft: b.due === undefined ? undefined : Math.max(0, (b.due - Date.now()) / 1000),
+      lastFlush: b.lastFlush,
+      lastError: b.lastError,
+    }));
   }
 }
 

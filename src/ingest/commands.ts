@@ -1,16 +1,18 @@
 /**
  * @module ingest/commands
  * Data-storage settings from the command line: `partition`, `get partitions`,
- * `drop partition`, `set buffer threshold`, `flush buffers`.
+ * `drop partition`, `set buffer threshold`, `flush buffers`, `get streaming [config]`.
  */
 import { command } from "../commands/spec.ts";
 import { addCommands } from "../commands/table.ts";
+import type { Node } from "../node/node.ts";
 import type { Database } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
-import { parseVolume, type Thresholds } from "./buffers.ts";
+import { bufferThresholds, parseVolume, type Thresholds } from "./buffers.ts";
+import { NO_OPERATOR, intakeOf } from "./intake.ts";
 import { withTableLock } from "./ingest.ts";
-import { dropPartitions, listPartitions, parseInterval } from "./partitions.ts";
+import { dropPartitions, listPartitions, parseInterval, partitionRules } from "./partitions.ts";
 import { forgetColumns } from "./table-writer.ts";
 
 addCommands(
@@ -29,7 +31,7 @@ addCommands(
       const interval = parseInterval(args.str("interval", ""));
       if (!interval.ok) return interval;
       const rule = { dbms: args.str("dbms", "").toLowerCase(), table: args.str("table", "").toLowerCase(), column: args.str("column", "").toLowerCase(), ...interval.value };
-      ctx.node.partitions.set(rule);
+      partitionRules(ctx.node).set(rule);
       return ok(`${rule.dbms}.${rule.table} partitioned by ${rule.count} ${rule.unit} of ${rule.column}`);
     },
   }),
@@ -40,7 +42,7 @@ addCommands(
     options: { dbms: { type: "str", help: "only this database" }, format: { type: "str", help: "json" } },
     async handler(ctx, args) {
       const rows: Array<{ dbms: string; table: string; column: string; interval: string; partitions: string[] }> = [];
-      for (const r of ctx.node.partitions.all()) {
+      for (const r of partitionRules(ctx.node).all()) {
         if (args.has("dbms") && r.dbms !== args.str("dbms")?.toLowerCase()) continue;
         const db = ctx.node.databases.get(r.dbms);
         const tables = r.table === "*" ? await partitionedTables(db) : ok([r.table]);
@@ -94,10 +96,12 @@ addCommands(
       volume: { type: "str", help: "store at this size (e.g. 10KB)" },
       dbms: { type: "str", help: "only this database" },
       table: { type: "str", help: "only this table" },
-      write_immediate: { type: "bool", help: "store every PUT at once" },
+      write_immediate: { type: "bool", help: "store every PUT before it is answered" },
+      journal_size: { type: "str", help: "the most acknowledged data waiting to be stored (default 64MB); past it PUTs answer 503" },
     },
-    examples: ["set buffer threshold where write_immediate = true", "set buffer threshold where time = 60 seconds and volume = 10KB"],
+    examples: ["set buffer threshold where write_immediate = true", "set buffer threshold where time = 60 seconds and volume = 10KB", "set buffer threshold where journal_size = 256MB"],
     handler(ctx, args) {
+      const thresholds = bufferThresholds(ctx.node);
       const change: Partial<Thresholds> = {};
       if (args.has("time")) change.time = args.int("time");
       if (args.has("volume")) {
@@ -106,8 +110,16 @@ addCommands(
         change.volume = v.value;
       }
       if (args.has("write_immediate")) change.writeImmediate = args.bool("write_immediate", false);
-      if (Object.keys(change).length === 0) return fail("bad_option", "'set buffer threshold' needs time, volume or write_immediate");
-      ctx.node.bufferThresholds.set({ dbms: args.str("dbms")?.toLowerCase(), table: args.str("table")?.toLowerCase() }, change);
+      if (args.has("journal_size")) {
+        if (args.has("dbms") || args.has("table")) return fail("bad_option", "'journal_size' is one for the node: not per dbms or table");
+        const v = parseVolume(args.str("journal_size", ""));
+        if (!v.ok) return v;
+        if (v.value < 1024 * 1024) return fail("bad_option", "'journal_size' must be 1MB or more");
+        thresholds.journalBytes = v.value;
+        intakeOf(ctx.node)?.resizeJournal(v.value);
+      }
+      if (Object.keys(change).length === 0 && !args.has("journal_size")) return fail("bad_option", "'set buffer threshold' needs time, volume, write_immediate or journal_size");
+      if (Object.keys(change).length > 0) thresholds.set({ dbms: args.str("dbms")?.toLowerCase(), table: args.str("table")?.toLowerCase() }, change);
       return ok("buffer threshold set");
     },
   }),
@@ -116,9 +128,25 @@ addCommands(
     summary: "Stores every streaming buffer now",
     method: "POST",
     async handler(ctx) {
-      if (!ctx.node.streaming) return fail("unavailable", "no operator running: there are no streaming buffers");
-      await ctx.node.streaming.flushAll();
+      const intake = intakeOf(ctx.node);
+      if (!intake) return fail("unavailable", `there are no streaming buffers: ${NO_OPERATOR}`);
+      await intake.flushAll();
       return ok("buffers flushed");
+    },
+  }),
+  command({
+    words: ["get", "streaming"],
+    summary: "The streaming buffers per dbms.table (PUTs, rows, cached rows, thresholds, time left) and the journal; or the thresholds (config)",
+    method: "GET",
+    positional: [{ name: "view", type: "str", help: "config: the thresholds", optional: true }],
+    options: { format: { type: "str", help: "json" } },
+    examples: ["get streaming", "get streaming where format = json", "get streaming config"],
+    handler(ctx, args) {
+      const view = args.str("view")?.toLowerCase();
+      if (view !== undefined && view !== "config") return fail("bad_option", `'get streaming ${view}': the view is config`);
+      const r = view === "config" ? streamingConfig(ctx.node) : streamingReport(ctx.node);
+      if (!r.ok) return r;
+      return ok(args.str("format") === "json" ? r.value.json : r.value.text);
     },
   }),
 );
@@ -128,4 +156,55 @@ async function partitionedTables(db: Database | undefined): Promise<Result<strin
   const tables = await db.tables();
   if (!tables.ok) return tables;
   return ok([...new Set(tables.value.flatMap((t) => /^par_(.+)_\d+$/.exec(t)?.slice(1, 2) ?? []))]);
+}
+
+/** `get streaming`: one entry per dbms.table in AnyLog's terms, then the journal. */
+function streamingReport(node: Node): Result<{ json: object; text: string }> {
+  const intake = intakeOf(node);
+  if (!intake) return fail("unavailable", `there are no streaming buffers: ${NO_OPERATOR}`);
+  const { tables, journal } = intake.report();
+  const streamerRuns = node.processes.get("Streamer")?.status() === "Running";
+  const rows = tables.map((t) => ({
+    "dbms-table": `${t.dbms}.${t.table}`,
+    "put files": t.putFiles ?? 0,
+    "put rows": t.putRows ?? 0,
+    "streaming calls": t.streamingCalls ?? 0,
+    "streaming rows": t.streamingRows ?? 0,
+    "cached rows": t.cachedRows,
+    "immediate count": t.immediate ?? 0,
+    "threshold volume": t.thresholds.volume,
+    "threshold time": t.thresholds.time,
+    "write immediate": t.thresholds.writeImmediate || !streamerRuns,
+    "buffer fill": Math.min(100, Math.round((t.cachedBytes / Math.max(1, t.thresholds.volume)) * 100)),
+    "time left": t.timeLeft === undefined ? 0 : Math.round(t.timeLeft),
+    "last process": t.lastProcess?.toISOString().replace("T", " ").slice(0, 19) ?? "",
+    "last error": t.lastError ?? "",
+  }));
+  const j = {
+    "journal bytes": journal.bytes,
+    "journal limit": journal.maxBytes,
+    "journal segments": journal.segments,
+    "journal pending": journal.pending,
+    "oldest pending": journal.oldestPending?.toISOString().replace("T", " ").slice(0, 19) ?? "",
+  };
+  const headers = ["DBMS-Table", "Put files", "Put rows", "Streaming calls", "Streaming rows", "Cached rows", "Immediate count", "Threshold volume", "Threshold time", "Buffer fill %", "Time left", "Last process"];
+  const text = textTable(
+    headers,
+    rows.map((r) => [r["dbms-table"], r["put files"], r["put rows"], r["streaming calls"], r["streaming rows"], r["cached rows"], r["immediate count"], r["threshold volume"], r["threshold time"], r["buffer fill"], r["time left"], r["last process"]]),
+  );
+  const journalText = `Journal: ${(journal.bytes / 1024 / 1024).toFixed(1)} of ${(journal.maxBytes / 1024 / 1024).toFixed(0)} MB, ${journal.pending} unit(s) not yet stored${journal.oldestPending ? `, the oldest since ${j["oldest pending"]}` : ""}`;
+  return ok({ json: { tables: rows, journal: j }, text: `${text}\n${journalText}` });
+}
+
+/** `get streaming config`: the thresholds, default and per dbms or table, and the journal's bound. */
+function streamingConfig(node: Node): Result<{ json: object; text: string }> {
+  const thresholds = bufferThresholds(node);
+  const scopes = thresholds.scopes();
+  const json = {
+    streamer: node.processes.get("Streamer")?.status() === "Running" ? "running" : "not running: every streaming PUT is stored before it is answered",
+    journal_size: thresholds.journalBytes,
+    thresholds: scopes.map(([scope, t]) => ({ scope: scope || "default", time: t.time, volume: t.volume, write_immediate: t.writeImmediate })),
+  };
+  const text = `${textTable(["Scope", "Time", "Volume", "Write immediate"], json.thresholds.map((t) => [t.scope, t.time, t.volume, t.write_immediate]))}\nJournal size: ${thresholds.journalBytes} bytes; streamer ${json.streamer}`;
+  return ok({ json, text });
 }

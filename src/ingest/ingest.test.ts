@@ -4,6 +4,7 @@
  * one table, or adding one column, fail), and the same unit from two writers (stored once).
  * A table dropped outside the node is made again by the next unit.
  */
+import "../features.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

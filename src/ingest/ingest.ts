@@ -5,6 +5,9 @@
  * claim's file id, and the claim is then marked stored. Units that arrive together are
  * written in one transaction; if that fails, each is tried alone, so one bad unit does not
  * sink the others. After a crash, a claim left half-done is settled by looking for its rows.
+ * Each step is made durable before the next (SQLite commits are not synced by themselves):
+ * the claim before the rows, the rows before the claim is marked stored, and all of it
+ * before the outcomes are returned, so a power cut leaves a claim that can be settled.
  */
 import type { Node } from "../node/node.ts";
 import { type Database, quoteName } from "../storage/database.ts";
@@ -13,6 +16,7 @@ import { AnyLogError, type Result, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
 import { type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
+import { partitionRules } from "./partitions.ts";
 
 export interface IngestUnit {
   hash: string;
@@ -103,6 +107,8 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
       units.map((u) => ({ hash: u.hash, dbms, table, source: u.source, instructions: u.instructions ?? "" })),
     );
     if (!c.ok) return c;
+    const synced = await tsd.value.durable();
+    if (!synced.ok) return synced;
     claims = c.value;
   } else claims = units.map(() => ({ kind: "new", fileId: 0 }));
 
@@ -118,7 +124,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
   }
 
   // 2. write the rows: together, else one by one
-  const partition = node.partitions.find(dbms, table);
+  const partition = partitionRules(node).find(dbms, table);
   const writeAll = async (indexes: number[]) => {
     const r = await data.value.transaction<WriteReport[]>(async (tx) => {
       const reports: WriteReport[] = [];
@@ -129,8 +135,12 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
       }
       return ok(reports);
     });
-    if (!r.ok) forgetColumns(data.value); // its DDL was rolled back with it
-    return r;
+    if (!r.ok) {
+      forgetColumns(data.value); // its DDL was rolled back with it
+      return r;
+    }
+    const synced = await data.value.durable();
+    return synced.ok ? r : synced;
   };
   const created: string[] = [];
   const together = toWrite.length > 0 ? await writeAll(toWrite) : ok([]);
@@ -159,6 +169,8 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     const failed = toWrite.filter((i) => outcomes[i]?.status === "failed").map((i) => claims[i]!.fileId);
     const s = await settle(tsd.value, stored, failed);
     if (!s.ok) return s;
+    const synced = await tsd.value.durable();
+    if (!synced.ok) return synced;
   }
   const final = outcomes.map((o) => o ?? { status: "failed" as const, error: new AnyLogError("internal", "not written") });
   node.metrics.rowsIngested += final.reduce((n, o) => n + (o.status === "stored" ? o.rows : 0), 0);
@@ -173,9 +185,6 @@ async function rowsOf(db: Database, table: string, fileId: number): Promise<numb
 
 /** A new table is declared on the metadata layer with its CREATE statement. */
 async function declareTable(node: Node, dbms: string, table: string, createSql: string, master: string | undefined): Promise<void> {
-  const policy = JSON.stringify({ table: { name: table, dbms, create: createSql } });
-  const to = master ? ` and master = ${master}` : "";
-  const r = await node.execute(`blockchain insert where policy = ${policy} and local = true${to}`, node.context("script"));
+  const r = await node.metadata.insert({ table: { name: table, dbms, create: createSql } }, { local: true, master });
   if (!r.ok) node.log.warn(`table ${dbms}.${table} created, but its table policy was not declared: ${r.error.message}`);
 }
-

@@ -7,6 +7,7 @@
  */
 import { type Database, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
+import { nodeSlot } from "../node/slot.ts";
 
 export type PartitionUnit = "hour" | "day" | "week" | "month" | "year";
 
@@ -67,6 +68,9 @@ export function partitionName(table: string, rule: PartitionRule, time: Date): s
 }
 
 /** The partition rules of a node. */
+/** The partition rules of a node (`partition ...`). */
+export const partitionRules = nodeSlot(() => new PartitionRules());
+
 export class PartitionRules {
   private readonly rules: PartitionRule[] = [];
 

@@ -14,11 +14,13 @@ import type { Statement } from "../language/ast.ts";
 import { runStatement } from "../language/interpreter.ts";
 import { parseStatement } from "../language/parser.ts";
 import type { Node } from "../node/node.ts";
-import { queryPool } from "../processes/query-pool/index.ts";
+import { NO_OPERATOR, intakeOf } from "../ingest/intake.ts";
+import { traceLevel } from "../node/trace.ts";
 import { logger, redact } from "../util/log.ts";
 import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.ts";
 import { VERSION } from "../version.ts";
 import { parseDestinations, runOnPeers } from "./peers.ts";
+import { restTopics } from "./rest-topics.ts";
 
 const log = logger("REST");
 
@@ -40,8 +42,13 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   internal: 500,
 };
 
+/** Seconds a client is asked to wait before sending again what got 503 (the node is busy or its database away). */
+const RETRY_AFTER_SECONDS = 5;
+
 function errorResponse(c: Context, error: AnyLogError, command: string): Response {
-  return c.json({ error: error.message, command: redact(command) }, STATUS[error.code]);
+  const status = STATUS[error.code];
+  if (status === 503) c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+  return c.json({ error: error.message, command: redact(command) }, status);
 }
 
 function replyResponse(c: Context, reply: Reply): Response {
@@ -113,6 +120,8 @@ function withTimeout<T>(work: Promise<Result<T>>, seconds: number, command: stri
 export interface RestOptions {
   /** Seconds a command may take before the client gets a timeout error. */
   timeout: number;
+  /** Runs a command's work in the node's bounded pool of workers (the Query Pool). */
+  pool: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export function restApp(node: Node, options: RestOptions): Hono {
@@ -143,7 +152,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
       return errorResponse(c, new AnyLogError("syntax", "no command: send it in the 'command' header"), "");
     }
     node.metrics.commands++;
-    const trace = node.traces.get("REST") ?? 0;
+    const trace = traceLevel(node, "REST");
     if (trace >= 1) log.info(`${method} command: ${redact(command)}`);
     if (trace >= 2) log.info(`headers: ${redact(JSON.stringify(c.req.header()))}`);
     const stmt = parseStatement(command);
@@ -167,7 +176,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
       // like the destination header above: a command that only waits for peers holds no
       // Query Pool worker, else a node asking itself (or two nodes asking each other)
       // fills its pool with waiters and the peer requests they wait for queue behind them
-      work = waitsOnPeers(stmt.value) ? run() : queryPool(node).run(run);
+      work = waitsOnPeers(stmt.value) ? run() : options.pool(run);
     }
     const result = await withTimeout(work, options.timeout, command);
     if (!result.ok) {
@@ -203,7 +212,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
   async function postData(c: Context): Promise<Response> {
     const topic = headerText(c, "topic")?.trim();
     if (!topic) return errorResponse(c, new AnyLogError("syntax", "'command: data' needs a 'topic' header"), "data");
-    const handler = node.restTopics.get(topic);
+    const handler = restTopics(node).get(topic);
     if (!handler) {
       const hint = `start one with 'run msg client where broker=rest and topic=(name=${topic} ...)'`;
       return errorResponse(c, new AnyLogError("unavailable", `no message client takes topic '${topic}' (${hint})`), "data");
@@ -231,10 +240,9 @@ export function restApp(node: Node, options: RestOptions): Hono {
       if (mode !== "streaming" && mode !== "file") return bad(`'mode' must be streaming or file, not '${mode}'`);
       const body = await c.req.text();
       if (body.trim() === "") return bad("the PUT body is empty: send a JSON object, an array, or one object per line");
-      if (!node.ingest) {
-        return errorResponse(c, new AnyLogError("unavailable", "no operator running on this node: start one with 'run operator'"), "PUT");
-      }
-      const stored = await node.ingest.put({ dbms, table, mode, body });
+      const intake = intakeOf(node);
+      if (!intake) return errorResponse(c, new AnyLogError("unavailable", NO_OPERATOR), "PUT");
+      const stored = await intake.put(body, dbms, table, { mode });
       if (!stored.ok) return errorResponse(c, stored.error, "PUT");
       return c.json({ "AnyLog.status": "Success", "AnyLog.hash": stored.value.hash });
     },

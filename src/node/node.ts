@@ -2,10 +2,10 @@
  * @module node/node
  * A running node: its dictionary, its processes (from the registry), its metrics, and the
  * one entry point every front end uses to run a command (`execute`). The console, scripts,
- * the REST server and the TCP peer server all come through here.
+ * the REST server and the TCP peer server all come through here. The core imports no
+ * feature: commands and processes register themselves (src/features.ts loads them all), and
+ * a feature keeps its per-node state in a slot of its own (node/slot.ts), not on `Node`.
  */
-import "../commands/all.ts";
-import "../processes/all.ts";
 import type { CommandContext, Session, Source } from "../commands/context.ts";
 import type { Reply } from "../commands/spec.ts";
 import { Dictionary } from "../language/dictionary.ts";
@@ -16,13 +16,10 @@ import { Metrics } from "./metrics.ts";
 import { ProcessSet } from "../processes/registry.ts";
 import { defaultDictionary } from "./identity.ts";
 import { readFileSync } from "node:fs";
-import type { RowIngest, TopicHandler } from "./ingest.ts";
 import type { PeerTransport } from "../network/transport.ts";
 import { TcpTransport } from "../network/tcp-transport.ts";
 import { Databases } from "../storage/databases.ts";
 import { Metadata } from "../metadata/metadata.ts";
-import { PartitionRules } from "../ingest/partitions.ts";
-import { BufferThresholds, type StreamingBuffers } from "../ingest/buffers.ts";
 
 export interface NodeOptions {
   /** Values set over the defaults (`--set key=value`). */
@@ -38,22 +35,10 @@ export class Node {
   readonly startedAt = new Date();
   /** Outgoing peer connections (servers listen through the same transport). */
   readonly peers: PeerTransport = new TcpTransport();
-  /** Set by the operator while it runs: where REST PUT rows go. */
-  ingest?: RowIngest;
   /** The logical databases connected with `connect dbms`. */
   readonly databases = new Databases();
-  /** Streaming buffers of the running operator (`get streaming`, `flush buffers`). */
-  streaming?: StreamingBuffers;
-  /** When streaming buffers are stored (`set buffer threshold`), kept across operator restarts. */
-  readonly bufferThresholds = new BufferThresholds();
-  /** Time-partition rules of user tables (`partition ...`). */
-  readonly partitions = new PartitionRules();
   /** Policies: the local copy and the exchange with the master. */
   readonly metadata: Metadata = new Metadata(this);
-  /** Trace levels by process name (`trace level = N <process>`). */
-  readonly traces = new Map<string, number>();
-  /** Topics of message clients that take REST `command: data` posts. */
-  readonly restTopics = new Map<string, TopicHandler>();
   private stopping?: Promise<void>;
   private readonly exitWaiters: Array<() => void> = [];
   private readonly stoppingListeners: Array<(reason: string) => void> = [];

@@ -1,3 +1,4 @@
+import "../features.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -208,7 +209,7 @@ function queryContract(engine: string, connectCommand: () => Promise<string>) {
     });
 
     test("REST: GET / with a sql command header answers JSON or a table; a write is 400 and changes nothing", async () => {
-      const app = restApp(node, { timeout: 30 });
+      const app = restApp(node, { timeout: 30, pool: (work) => work() });
       const get = (command: string) => app.request("/", { headers: { command } });
       const json = await get('sql test stat = false "select n from readings where n = 3"');
       expect(json.status).toBe(200);

@@ -114,6 +114,8 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
     // as seed 001: rows are stored at once; with thresholds, the streamer lets buffers wait
     if (v("operator.buffer.write_immediate") === true) lines.push("set buffer threshold where write_immediate = true");
     else lines.push(`set buffer threshold where time = ${str("operator.buffer.time")} and volume = ${str("operator.buffer.volume")}`, "run streamer");
+    const journal = str("operator.buffer.journal_size");
+    if (journal && journal.toUpperCase() !== "64MB") lines.push(`set buffer threshold where journal_size = ${journal}`);
     lines.push(
       "operator_id = blockchain get operator where name = !node_name and company = !company_name bring [operator][id]",
       `run operator where create_table = true and update_tsd_info = true and archive = ${str("operator.archive")} and master_node = !ledger_conn and policy = !operator_id`,

@@ -65,7 +65,8 @@ export const FIELDS: Record<string, Field> = {
   "operator.partition.check": { type: "string", doc: "how often old partitions are dropped", env: "PARTITION_SYNC", default: "1 day" },
   "operator.buffer.time": { type: "string", doc: "streaming rows wait at most this long", env: "THRESHOLD_TIME", default: "60 seconds" },
   "operator.buffer.volume": { type: "string", doc: "streaming buffers are stored at this size", env: "THRESHOLD_VOLUME", default: "10KB" },
-  "operator.buffer.write_immediate": { type: "bool", doc: "store every streaming PUT at once", env: "WRITE_IMMEDIATE", default: true },
+  "operator.buffer.write_immediate": { type: "bool", doc: "store every streaming PUT before it is answered (else it is answered once in the journal)", env: "WRITE_IMMEDIATE", default: true },
+  "operator.buffer.journal_size": { type: "string", doc: "the most acknowledged data waiting in the journal to be stored; past it PUTs answer 503", env: "JOURNAL_SIZE", default: "64MB" },
   "operator.archive": { type: "bool", doc: "keep stored files in the archive directory, by day", env: "ARCHIVE", default: true },
 
   "publisher.compress": { type: "bool", doc: "compress files after they are sent", env: "COMPRESS_FILE", default: true },

@@ -94,6 +94,10 @@ let sqlBuilt: boolean | undefined;
  * when this build has the command, else read straight from the database.
  */
 export async function select(src: DataSource, dbms: string, query: string, options = ""): Promise<Array<Record<string, unknown>>> {
+  // with a streamer, a PUT is answered once it is in the journal and stored on its buffer's
+  // threshold: `flush buffers` makes every acknowledged row queryable now (a node without an
+  // operator answers 503 and nothing changes)
+  await command(src.url, "flush buffers", true);
   if (sqlBuilt !== false) {
     const r = await command(src.url, `sql ${dbms} format=json and stat=false${options ? ` and ${options}` : ""} "${query}"`);
     if (r.status === 200) {

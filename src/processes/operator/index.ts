@@ -7,26 +7,23 @@
  * and counts files, rows and errors per table (`get operator`). A stored file is backed up,
  * archived, compressed or deleted as configured, a file that fails goes to the error
  * directory with its reason beside it (`files/disposal.ts`). While it runs it takes REST PUTs
- * (`node.ingest`): `mode=file` becomes a watch-directory file, `mode=streaming` goes through
- * the streaming buffers.
+ * (through the node's intake, `ingest/intake.ts`, which it opens): `mode=file` becomes a
+ * watch-directory file, `mode=streaming` goes through the journal and the streaming buffers.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
 import { FileDisposal, type StoredFiles } from "../../files/disposal.ts";
 import { WatchedDirectory } from "../../files/watched-dir.ts";
-import { StreamingBuffers } from "../../ingest/buffers.ts";
-import { type DataFileName, dataFileName, dataName, parseDataFileName } from "../../ingest/file-name.ts";
-import { type IngestUnit, type UnitOutcome, ingestUnits, isTransient } from "../../ingest/ingest.ts";
+import { type DataFileName, parseDataFileName } from "../../ingest/file-name.ts";
+import { type IngestUnit, type UnitOutcome, isTransient } from "../../ingest/ingest.ts";
+import { type Intake, type IntakeEvent, closeIntake, dataHash, openIntake } from "../../ingest/intake.ts";
 import { parseRows } from "../../ingest/rows.ts";
-import type { PutRequest, RowIngest } from "../../node/ingest.ts";
 import type { Node } from "../../node/node.ts";
-import { writeFileAtomic } from "../../util/atomic-file.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
-import { type Result, errorText, fail, ok } from "../../util/result.ts";
+import { AnyLogError, type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 
@@ -40,6 +37,7 @@ interface Settings {
   errorDir: string;
   archiveDir: string;
   distrDir: string;
+  journalDir: string;
   deleteJson: boolean;
   compressJson: boolean;
   moveJson: boolean;
@@ -71,8 +69,6 @@ const BATCH_FILES = 50;
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 
-/** The tsd_info hash of a unit: its dbms.table and its text, so a file and a PUT of the same data agree. */
-const dataHash = (dbms: string, table: string, text: string) => createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
 
 /** A settled data file waiting to be stored; `table` is its `dbms.table`. */
 interface QueuedFile {
@@ -102,7 +98,8 @@ class Operator implements NodeProcess {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly stats = new Map<string, TableStats>();
   private started?: Date;
-  private buffers?: StreamingBuffers;
+  /** The node's intake, opened by this operator: every row it stores goes through it. */
+  private intake?: Intake;
 
   constructor(private readonly node: Node) {}
 
@@ -115,6 +112,7 @@ class Operator implements NodeProcess {
       errorDir: d("error_dir", "err_dir"),
       archiveDir: this.node.dictionary.lookup("archive_dir") ?? join(d("bkup_dir", "bkup_dir"), "archive"),
       distrDir: this.node.dictionary.lookup("distr_dir") ?? join(d("bkup_dir", "bkup_dir"), "distr"),
+      journalDir: this.node.dictionary.lookup("journal_dir") ?? join(this.node.dictionary.lookup("anylog_path") ?? ".", "data", "journal"),
       deleteJson: args.bool("delete_json", false),
       compressJson: args.bool("compress_json", false),
       moveJson: args.bool("move_json", false),
@@ -139,9 +137,21 @@ class Operator implements NodeProcess {
     this.settings = s;
     this.stopping = false;
     this.started = new Date();
-    this.buffers = new StreamingBuffers(async (dbms, table, units) => ok(await this.store(dbms, table, units.map((u) => ({ ...u, source: "rest" })))), this.node.bufferThresholds);
-    this.buffers.timed = this.node.processes.get("Streamer")?.status() === "Running";
-    this.node.streaming = this.buffers;
+    const intake = await openIntake(this.node, {
+      createTable: s.createTable,
+      updateTsdInfo: s.updateTsdInfo,
+      master: s.master,
+      limitTables: s.limitTables,
+      watchDir: s.watchDir,
+      errorDir: s.errorDir,
+      journalDir: s.journalDir,
+    });
+    if (!intake.ok) {
+      this.settings = undefined;
+      return intake;
+    }
+    this.intake = intake.value;
+    intake.value.onOutcome((e) => this.count(e));
     const stored: StoredFiles = s.deleteJson
       ? { to: "delete" }
       : s.distributor
@@ -158,7 +168,6 @@ class Operator implements NodeProcess {
       await this.stop();
       return ready;
     }
-    this.node.ingest = this.restIngest();
     return ok(this.details());
   }
 
@@ -169,17 +178,11 @@ class Operator implements NodeProcess {
     const name = parseDataFileName(basename(path));
     if (!name.ok) return this.refuse(path, name.error.message);
     const table = `${name.value.dbms}.${name.value.table}`;
-    const outside = this.outsideLimit(name.value.table);
+    const outside = this.intake?.refusal(name.value.table);
     if (outside) return this.refuse(path, outside, table);
     this.queued.add(path);
     this.queue.push({ path, name: name.value, table });
     this.startWorkers();
-  }
-
-  /** Why the operator does not take data for `table` (limit_tables), or undefined when it does. */
-  private outsideLimit(table: string): string | undefined {
-    const limit = this.settings?.limitTables ?? [];
-    return limit.length > 0 && !limit.includes(table) ? `table '${table}' is not in this operator's limit_tables` : undefined;
   }
 
   /** Runs `run` after `ms`, unless the operator stops first. */
@@ -282,25 +285,25 @@ class Operator implements NodeProcess {
     this.later(waitMs + 10, () => this.startWorkers()); // (a timer may fire a millisecond before Date.now() says)
   }
 
-  /** Stores units of one table and counts them; one outcome per unit. */
+  /** Stores units of one table; one outcome per unit (counted as the intake reports them). */
   private async store(dbms: string, table: string, units: IngestUnit[]): Promise<UnitOutcome[]> {
-    const s = this.settings!;
-    const r = await ingestUnits(this.node, dbms, table, units, { createTable: s.createTable, updateTsdInfo: s.updateTsdInfo, master: s.master });
-    const outcomes = r.ok ? r.value : units.map((): UnitOutcome => ({ status: "failed", error: r.error }));
-    const key = `${dbms}.${table}`;
+    return this.intake ? this.intake.store(dbms, table, units) : units.map(() => ({ status: "failed", error: new AnyLogError("unavailable", "the operator is stopping") }));
+  }
+
+  /** Every unit the intake settles, from files and from REST, counts in `get operator`. */
+  private count(e: IntakeEvent): void {
+    const key = `${e.dbms}.${e.table}`;
     const st = this.stats.get(key) ?? { files: 0, rows: 0, errors: 0 };
     this.stats.set(key, st);
-    for (const o of outcomes) {
-      if (o.status === "stored") {
-        st.files++;
-        st.rows += o.rows;
-        st.lastInsert = new Date();
-      } else if (o.status === "failed") {
-        if (!isTransient(o.error)) st.errors++; // data kept to try again is not an error of the data
-        st.lastError = o.error.message;
-      }
+    const o = e.outcome;
+    if (o.status === "stored") {
+      st.files++;
+      st.rows += o.rows;
+      st.lastInsert = new Date();
+    } else if (o.status === "failed") {
+      if (!isTransient(o.error)) st.errors++; // data kept to try again is not an error of the data
+      st.lastError = o.error.message;
     }
-    return outcomes;
   }
 
   /** A stored file leaves the watch directory: deleted, archived, backed up (compressed when asked). */
@@ -328,45 +331,17 @@ class Operator implements NodeProcess {
     if (!r.ok) this.node.log.error(`Operator: ${r.error.message}`);
   }
 
-  /** REST PUT: file mode writes a watch-directory file, streaming mode goes through the buffers. */
-  private restIngest(): RowIngest {
-    return {
-      put: async (req: PutRequest) => {
-        const s = this.settings;
-        if (!s || !this.buffers) return fail("unavailable", "no operator running on this node: start one with 'run operator'");
-        const dbms = dataName("database", req.dbms);
-        if (!dbms.ok) return dbms;
-        const table = dataName("table", req.table);
-        if (!table.ok) return table;
-        if (!this.node.databases.get(dbms.value)) return fail("not_found", `dbms '${req.dbms}' is not connected on this node`);
-        const outside = this.outsideLimit(table.value);
-        if (outside) return fail("bad_value", outside);
-        const hash = dataHash(dbms.value, table.value, req.body);
-        const rows = parseRows(req.body);
-        if (!rows.ok) return rows;
-        if (req.mode === "file") {
-          const written = writeFileAtomic(join(s.watchDir, dataFileName(dbms.value, table.value, "rest", hash)), req.body);
-          return written.ok ? ok({ hash, rows: rows.value.length }) : written;
-        }
-        const o = await this.buffers.put(dbms.value, table.value, hash, rows.value, req.body.length);
-        if (o.status === "failed") return { ok: false, error: o.error }; // bad data 400, a full disk 500, a database down 503
-        return ok({ hash, rows: o.rows });
-      },
-    };
-  }
-
   async stop(): Promise<void> {
     const watchStopped = this.watched?.stop(); // no file reported after this; a start still waiting for the watcher ends
     this.stopping = true;
-    this.node.ingest = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.paused.clear();
-    await this.buffers?.flushAll();
-    if (this.node.streaming === this.buffers) this.node.streaming = undefined;
     await watchStopped;
     this.watched = undefined;
     await Promise.all(this.workers);
+    if (this.intake) await closeIntake(this.node); // buffers written; what cannot be stays in the journal
+    this.intake = undefined;
     this.queue = [];
     this.queued.clear();
     this.settings = undefined;

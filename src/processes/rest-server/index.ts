@@ -11,6 +11,7 @@ import { listenAddress, listenOptions, listenPositional, type ListenAddress } fr
 import { restApp } from "../../network/rest.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
+import { queryPool } from "../query-pool/index.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 
 class RestServer implements NodeProcess {
@@ -27,7 +28,7 @@ class RestServer implements NodeProcess {
     const a = address.value;
     this.timeout = args.int("timeout", 20);
     if (this.timeout <= 0) return fail("bad_option", "'timeout' must be a positive number of seconds");
-    const app = restApp(this.node, { timeout: this.timeout });
+    const app = restApp(this.node, { timeout: this.timeout, pool: (work) => queryPool(this.node).run(work) });
     try {
       this.server = Bun.serve({ hostname: a.host, port: a.port, fetch: app.fetch, idleTimeout: Math.min(255, this.timeout + 10) });
     } catch (e) {

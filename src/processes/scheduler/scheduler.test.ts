@@ -5,6 +5,7 @@
  * reported, while its database is not connected). Timing checks are bounds only: "at least N
  * runs within M s".
  */
+import "../../features.ts";
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, spyOn, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

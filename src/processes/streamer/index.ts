@@ -1,10 +1,13 @@
 /**
  * @module processes/streamer
  * The Streamer (`run streamer`): lets streaming buffers wait for their time threshold. While
- * it runs, PUTs in streaming mode are stored when their buffer reaches its volume or time
- * (or at once with write_immediate); without it every streaming PUT is stored at once.
+ * it runs, a streaming PUT is acknowledged once it is in the intake's journal and stored
+ * when its buffer reaches its volume or time (or at once, before the answer, with
+ * write_immediate); without it every streaming PUT is stored before it is answered.
  * `get streaming` shows the buffers; stopping it writes them all.
  */
+import { bufferThresholds } from "../../ingest/buffers.ts";
+import { intakeOf } from "../../ingest/intake.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, ok } from "../../util/result.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
@@ -15,17 +18,13 @@ class Streamer implements NodeProcess {
   constructor(private readonly node: Node) {}
 
   async start(): Promise<Result<string>> {
-    this.running = true;
-    if (this.node.streaming) this.node.streaming.timed = true;
+    this.running = true; // the intake asks whether a streamer runs for every unit
     return ok(this.details());
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.node.streaming) {
-      this.node.streaming.timed = false;
-      await this.node.streaming.flushAll();
-    }
+    await intakeOf(this.node)?.flushAll();
   }
 
   status(): ProcessStatus {
@@ -34,16 +33,16 @@ class Streamer implements NodeProcess {
 
   details(): string {
     if (!this.running) return "";
-    const buffers = this.node.streaming?.report() ?? [];
-    return `Buffers: ${buffers.length}, Waiting PUTs: ${buffers.reduce((n, b) => n + Number(b.waiting_puts), 0)}`;
+    const tables = intakeOf(this.node)?.report().tables ?? [];
+    return `Buffers: ${tables.length}, Cached rows: ${tables.reduce((n, t) => n + t.cachedRows, 0)}`;
   }
 
   info(): Record<string, unknown> {
-    const s = this.node.streaming;
+    const intake = intakeOf(this.node);
     return {
-      operator: s ? "running" : "not running (streaming PUTs need 'run operator')",
-      default_thresholds: s?.thresholdsFor("", ""),
-      buffers: s?.report() ?? [],
+      operator: intake ? "running" : "not running (streaming PUTs need 'run operator')",
+      default_thresholds: bufferThresholds(this.node).for("", ""),
+      buffers: intake?.report().tables.length ?? 0,
     };
   }
 }
@@ -51,7 +50,7 @@ class Streamer implements NodeProcess {
 registerProcess({
   name: "Streamer",
   order: 130,
-  aliases: ["streamer", "streaming"],
+  aliases: ["streamer"],
   run: {
     words: ["run", "streamer"],
     summary: "Lets streaming buffers fill up to their time and volume thresholds before they are stored",

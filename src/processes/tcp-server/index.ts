@@ -12,6 +12,7 @@ import type { Node } from "../../node/node.ts";
 import { type Result, ok } from "../../util/result.ts";
 import { queryPool } from "../query-pool/index.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
+import { traceLevel } from "../../node/trace.ts";
 
 class TcpServer implements NodeProcess {
   private listener?: PeerListener;
@@ -34,7 +35,7 @@ class TcpServer implements NodeProcess {
   private async answer(command: string, remote: string): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
-    if ((this.node.traces.get("TCP") ?? 0) >= 1) this.node.log.info(`peer ${remote}: ${command}`);
+    if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${command}`);
     const result = await queryPool(this.node).run(() => this.node.execute(command, { ...this.node.context("peer"), peer: remote }));
     return result.ok ? { ok: true, reply: result.value } : { ok: false, code: result.error.code, message: result.error.message };
   }

@@ -1,0 +1,306 @@
+/**
+ * @module ingest/intake
+ * The one way in for rows. Every source — REST PUT, a message client, files of the watch
+ * directory, later files from a publisher or a cluster peer — hands its data to the node's
+ * intake, which checks the names (and `limit_tables`), hashes the data (the same data twice
+ * is stored once), and either
+ *   - journals it and acknowledges at once: with a streamer running and no
+ *     `write_immediate`, a unit is appended to the journal and fsynced (one fsync for all
+ *     that arrived meanwhile), then waits in its buffer for the time/volume thresholds;
+ *   - or stores it before answering (`write_immediate`, no streamer, watch-directory files).
+ * Stored means durable: `ingestUnits` syncs every commit it makes.
+ * On open, what the journal holds from the previous run is stored first. Acknowledged data
+ * that turns out to be refused when it is written goes to the error directory with the
+ * reason beside it; nothing acknowledged is dropped. Outcomes go to whoever listens
+ * (the operator's statistics); the intake never calls into a process.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Node } from "../node/node.ts";
+import { writeFileAtomic } from "../util/atomic-file.ts";
+import { logger } from "../util/log.ts";
+import { type Result, fail, ok } from "../util/result.ts";
+import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
+import { ExpectedColumns } from "./expected-columns.ts";
+import { dataFileName, dataName } from "./file-name.ts";
+import { type IngestUnit, type UnitOutcome, ingestUnits } from "./ingest.ts";
+import { Journal, type JournalStatus } from "./journal.ts";
+import { type DataRow, parseRows } from "./rows.ts";
+
+const log = logger("Intake");
+
+export interface IntakeSettings {
+  /** Create a missing table from the data; add columns for new keys. */
+  createTable: boolean;
+  /** Record units in almgm.tsd_info (exactly once) and refuse a hash stored before. */
+  updateTsdInfo: boolean;
+  /** Where the `table` policy of a new table is sent. */
+  master?: string;
+  /** Only these tables (empty: any). */
+  limitTables: string[];
+  /** Where `mode: file` PUTs are written (the operator's watch directory). */
+  watchDir: string;
+  /** Where acknowledged data refused when written goes, with `<name>.err.txt`. */
+  errorDir: string;
+  /** The journal's folder. */
+  journalDir: string;
+}
+
+/** How a unit was taken: journaled, stored, or written as a watch-directory file. */
+export type Accepted = { hash: string; rows: number; via: "journal" | "stored" | "duplicate" | "file" };
+
+/** One unit's final outcome, for listeners (statistics, metrics). */
+export interface IntakeEvent {
+  dbms: string;
+  table: string;
+  source: string;
+  outcome: UnitOutcome;
+}
+
+/** Counts per dbms.table for `get streaming`. */
+interface TableCounts {
+  putFiles: number;
+  putRows: number;
+  streamingCalls: number;
+  streamingRows: number;
+  immediate: number;
+  lastProcess?: Date;
+}
+
+/** The tsd_info hash of data: its dbms.table and its text, so a file and a PUT of the same data agree. */
+export function dataHash(dbms: string, table: string, text: string): string {
+  return createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
+}
+
+export class Intake {
+  private readonly buffers: StreamingBuffers;
+  private readonly expected = new ExpectedColumns();
+  private readonly listeners = new Set<(e: IntakeEvent) => void>();
+  private readonly counts = new Map<string, TableCounts>();
+
+  private constructor(
+    private readonly node: Node,
+    readonly settings: IntakeSettings,
+    private readonly journal: Journal,
+  ) {
+    this.buffers = new StreamingBuffers(
+      (dbms, table, units) => this.write(dbms, table, units),
+      bufferThresholds(node),
+      () => node.processes.get("Streamer")?.status() === "Running",
+      (dbms, table, unit, outcome) => this.settled(dbms, table, unit, outcome),
+    );
+  }
+
+  /** Opens the node's intake: the journal's entries from the previous run are stored (or kept, when the database is away) first. */
+  static async open(node: Node, settings: IntakeSettings): Promise<Result<Intake>> {
+    const opened = Journal.open(settings.journalDir, bufferThresholds(node).journalBytes);
+    if (!opened.ok) return opened;
+    const intake = new Intake(node, settings, opened.value.journal);
+    const left = opened.value.left;
+    for (const { entry, ref } of left) {
+      const rows = parseRows(entry.body);
+      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref };
+      if (!rows.ok) intake.settled(entry.dbms, entry.table, unit, { status: "failed", error: rows.error }, entry.body);
+      else intake.buffers.add(entry.dbms, entry.table, unit);
+    }
+    if (left.length > 0) {
+      log.info(`storing ${left.length} acknowledged unit(s) left in the journal by the previous run`);
+      await intake.buffers.flushAll();
+    }
+    return ok(intake);
+  }
+
+  /** Why data for `table` is not taken here (limit_tables), or undefined when it is. */
+  refusal(table: string): string | undefined {
+    const limit = this.settings.limitTables;
+    return limit.length > 0 && !limit.includes(table.toLowerCase()) ? `table '${table}' is not in this operator's limit_tables` : undefined;
+  }
+
+  /** Data as text (a JSON object, array, or one object per line) for `dbms.table`. */
+  async put(body: string, dbms: string, table: string, options: { mode?: "streaming" | "file"; source?: string } = {}): Promise<Result<Accepted>> {
+    const names = this.names(dbms, table);
+    if (!names.ok) return names;
+    const [d, t] = names.value;
+    const hash = dataHash(d, t, body);
+    const rows = parseRows(body);
+    if (!rows.ok) return rows;
+    const counts = this.countsOf(d, t);
+    if (options.mode === "file") {
+      const written = writeFileAtomic(join(this.settings.watchDir, dataFileName(d, t, options.source ?? "rest", hash)), body);
+      if (!written.ok) return written;
+      counts.putFiles++;
+      counts.putRows += rows.value.length;
+      return ok({ hash, rows: rows.value.length, via: "file" });
+    }
+    return this.take(d, t, { hash, rows: rows.value, bytes: body.length, source: options.source ?? "rest" }, body);
+  }
+
+  /** Rows already parsed (a message client's), for `dbms.table`. */
+  async putRows(dbms: string, table: string, rows: DataRow[], source: string): Promise<Result<Accepted>> {
+    const names = this.names(dbms, table);
+    if (!names.ok) return names;
+    const [d, t] = names.value;
+    const body = rows.map((r) => JSON.stringify(r)).join("\n");
+    const parsed = parseRows(body); // the same names and checks as text
+    if (!parsed.ok) return parsed;
+    return this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source }, body);
+  }
+
+  /** Stores units of one table at once (watch-directory files: the file itself is their journal). */
+  async store(dbms: string, table: string, units: IngestUnit[]): Promise<UnitOutcome[]> {
+    const outcomes = await this.ingest(dbms, table, units);
+    units.forEach((u, i) => this.emit({ dbms, table, source: u.source, outcome: outcomes[i]! }));
+    return outcomes;
+  }
+
+  /** A new bound for the journal (`set buffer threshold where journal_size = ...`). */
+  resizeJournal(bytes: number): void {
+    this.journal.maxBytes = bytes;
+  }
+
+  /** Writes every buffer now. */
+  flushAll(): Promise<void> {
+    return this.buffers.flushAll();
+  }
+
+  /** Listens to every unit's final outcome; returns the function that stops listening. */
+  onOutcome(listener: (e: IntakeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Writes the buffers, then closes the journal (what could not be stored stays in it for the next start). */
+  async close(): Promise<void> {
+    await this.buffers.flushAll();
+    this.buffers.stop();
+    await this.journal.close();
+  }
+
+  /** What `get streaming` shows: per table, and the journal. */
+  report(): { tables: Array<BufferReport & Partial<TableCounts>>; journal: JournalStatus } {
+    const byTable = new Map<string, BufferReport & Partial<TableCounts>>();
+    for (const b of this.buffers.report()) byTable.set(`${b.dbms}.${b.table}`, b);
+    for (const [key, c] of this.counts) {
+      const [dbms = "", table = ""] = key.split(".");
+      const b = byTable.get(key);
+      byTable.set(key, { ...(b ?? { dbms, table, cachedRows: 0, cachedBytes: 0, flushes: 0, rowsStored: 0, thresholds: bufferThresholds(this.node).for(dbms, table) }), ...c });
+    }
+    return { tables: [...byTable.values()].sort((a, b) => `${a.dbms}.${a.table}`.localeCompare(`${b.dbms}.${b.table}`)), journal: this.journal.status() };
+  }
+
+  /** The dbms and table names checked (and in lower case), or why not. */
+  private names(dbms: string, table: string): Result<[string, string]> {
+    const d = dataName("database", dbms);
+    if (!d.ok) return d;
+    const t = dataName("table", table);
+    if (!t.ok) return t;
+    if (!this.node.databases.get(d.value)) return fail("not_found", `dbms '${dbms}' is not connected on this node`);
+    const outside = this.refusal(t.value);
+    if (outside) return fail("bad_value", outside);
+    return ok([d.value, t.value]);
+  }
+
+  /** A streaming unit: journaled and acknowledged, or stored before the answer. */
+  private async take(dbms: string, table: string, unit: BufferedUnit, body: string): Promise<Result<Accepted>> {
+    const counts = this.countsOf(dbms, table);
+    const t = bufferThresholds(this.node).for(dbms, table);
+    const timed = this.node.processes.get("Streamer")?.status() === "Running";
+    if (!timed || t.writeImmediate) {
+      const outcome = await new Promise<UnitOutcome>((resolve) => this.buffers.add(dbms, table, { ...unit, waiter: resolve }));
+      if (outcome.status === "failed") return { ok: false, error: outcome.error }; // bad data 400, a full disk 500, a database down 503
+      counts.streamingCalls++;
+      counts.streamingRows += unit.rows.length;
+      counts.immediate++;
+      return ok({ hash: unit.hash, rows: outcome.rows, via: outcome.status });
+    }
+    const db = this.node.databases.require(dbms);
+    if (!db.ok) return db;
+    const admitted = await this.expected.admit(db.value, table, unit.rows);
+    if (!admitted.ok) return admitted;
+    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body });
+    if (!ref.ok) {
+      this.expected.forget(dbms, table); // the types this unit gave new keys are not coming
+      return ref;
+    }
+    this.buffers.add(dbms, table, { ...unit, ref: ref.value });
+    counts.streamingCalls++;
+    counts.streamingRows += unit.rows.length;
+    return ok({ hash: unit.hash, rows: unit.rows.length, via: "journal" });
+  }
+
+  private async write(dbms: string, table: string, units: BufferedUnit[]): Promise<UnitOutcome[]> {
+    const outcomes = await this.ingest(dbms, table, units);
+    this.countsOf(dbms, table).lastProcess = new Date();
+    if (this.buffers.pendingRows(dbms, table) === 0 || outcomes.some((o) => o.status === "failed")) this.expected.forget(dbms, table);
+    return outcomes;
+  }
+
+  private async ingest(dbms: string, table: string, units: Array<{ hash: string; rows: DataRow[]; source: string; instructions?: string }>): Promise<UnitOutcome[]> {
+    const s = this.settings;
+    const r = await ingestUnits(this.node, dbms, table, units, { createTable: s.createTable, updateTsdInfo: s.updateTsdInfo, master: s.master });
+    return r.ok ? r.value : units.map((): UnitOutcome => ({ status: "failed", error: r.error }));
+  }
+
+  /** A buffered unit's final outcome: out of the journal (refused data to the error directory first). */
+  private settled(dbms: string, table: string, unit: BufferedUnit, outcome: UnitOutcome, body?: string): void {
+    if (unit.ref) {
+      if (outcome.status === "failed") {
+        const kept = this.keepRefused(dbms, table, unit, outcome.error.message, body);
+        if (!kept) return; // stays in the journal: stored or set aside at the next start
+      }
+      this.journal.done(unit.ref);
+    }
+    this.emit({ dbms, table, source: unit.source, outcome });
+  }
+
+  /** Acknowledged data that cannot be stored: into the error directory, with the reason beside it. */
+  private keepRefused(dbms: string, table: string, unit: BufferedUnit, reason: string, body?: string): boolean {
+    const name = dataFileName(dbms, table, unit.source, unit.hash);
+    const text = body ?? unit.rows.map((r) => JSON.stringify(r)).join("\n");
+    const written = writeFileAtomic(join(this.settings.errorDir, name), text);
+    const why = written.ok ? writeFileAtomic(join(this.settings.errorDir, `${name}.err.txt`), `${reason}\n`) : written;
+    if (!why.ok) {
+      log.error(`acknowledged data for ${dbms}.${table} was refused (${reason}) and could not be set aside: ${why.error.message}`);
+      return false;
+    }
+    log.warn(`acknowledged data for ${dbms}.${table} was refused when stored: ${name} -> error directory: ${reason}`);
+    return true;
+  }
+
+  private emit(e: IntakeEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private countsOf(dbms: string, table: string): TableCounts {
+    const key = `${dbms}.${table}`;
+    let c = this.counts.get(key);
+    if (!c) this.counts.set(key, (c = { putFiles: 0, putRows: 0, streamingCalls: 0, streamingRows: 0, immediate: 0 }));
+    return c;
+  }
+}
+
+/** The intake of each node while an operator runs. */
+const intakes = new WeakMap<Node, Intake>();
+
+/** The node's intake, or undefined when no operator runs. */
+export function intakeOf(node: Node): Intake | undefined {
+  return intakes.get(node);
+}
+
+/** Opens the node's intake (the operator's start); one per node. */
+export async function openIntake(node: Node, settings: IntakeSettings): Promise<Result<Intake>> {
+  if (intakes.has(node)) return fail("conflict", "the node's intake is already open");
+  const r = await Intake.open(node, settings);
+  if (r.ok) intakes.set(node, r.value);
+  return r;
+}
+
+/** Closes the node's intake (the operator's stop): buffers written, journal closed. */
+export async function closeIntake(node: Node): Promise<void> {
+  const intake = intakes.get(node);
+  intakes.delete(node);
+  await intake?.close();
+}
+
+/** The answer to a caller with no intake to take its data. */
+export const NO_OPERATOR = "no operator running on this node: start one with 'run operator'";

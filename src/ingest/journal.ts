@@ -1,0 +1,314 @@
+/**
+ * @module ingest/journal
+ * The intake's on-disk journal: rows acknowledged but not yet stored in their database.
+ * An entry is appended to the current segment file and acknowledged once the file is
+ * fsynced, one fsync shared by every entry appended meanwhile (group commit). A segment is
+ * removed when every entry in it is stored durably (the caller says so with `done`). On
+ * open, the entries of the segments left by the previous run are handed back to be stored
+ * again (a torn record at a segment's end, never acknowledged, is cut off). The journal is
+ * bounded: past `maxBytes` an append is refused, and nothing already in it is dropped.
+ *
+ * Segment files are `<dir>/<12-digit sequence>.jrn`; a record is
+ * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`.
+ */
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { GroupCommit } from "../util/group-commit.ts";
+import { type Result, errorText, fail, ok } from "../util/result.ts";
+
+export interface JournalEntry {
+  dbms: string;
+  table: string;
+  /** The tsd_info hash of the data (what makes storing it twice a no-op). */
+  hash: string;
+  source: string;
+  /** The data as text (a JSON object, array, or one object per line). */
+  body: string;
+}
+
+/** Where an entry is, for `done`. */
+export interface JournalRef {
+  readonly segment: number;
+}
+
+interface Segment {
+  seq: number;
+  path: string;
+  /** Open for appends (the newest segment only). */
+  fd?: number;
+  /** Bytes in the file, and entries in it and stored since. */
+  bytes: number;
+  entries: number;
+  done: number;
+  /** Takes no more entries; removed once every entry is done. */
+  sealed: boolean;
+  /** When its first entry was written. */
+  since: Date;
+}
+
+/** A segment takes new entries up to this size, then the next one begins. */
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+/** A segment whose entries are all stored is closed at once past this size, else by the idle timer. */
+const ROTATE_DONE_BYTES = 1024 * 1024;
+const IDLE_ROTATE_MS = 5_000;
+const HEADER = 8;
+
+const syncFd = promisify(fdatasync);
+
+export interface JournalStatus {
+  bytes: number;
+  maxBytes: number;
+  segments: number;
+  /** Entries written and not yet stored. */
+  pending: number;
+  /** When the oldest segment that still holds entries not stored was begun. */
+  oldestPending?: Date;
+}
+
+export class Journal {
+  private readonly segments = new Map<number, Segment>();
+  private active?: Segment;
+  /** Segments written to since the last fsync. */
+  private dirty = new Set<Segment>();
+  private readonly sync = new GroupCommit(() => this.flush());
+  private idleTimer?: ReturnType<typeof setInterval>;
+  private closed = false;
+  /** The newest segment's sequence number (names are never reused). */
+  private lastSeq = 0;
+
+  private constructor(
+    readonly dir: string,
+    public maxBytes: number,
+  ) {}
+
+  /** Opens the journal in `dir`; `left` are the entries a previous run did not store, oldest first. */
+  static open(dir: string, maxBytes: number): Result<{ journal: Journal; left: Array<{ entry: JournalEntry; ref: JournalRef }> }> {
+    const journal = new Journal(dir, maxBytes);
+    const left: Array<{ entry: JournalEntry; ref: JournalRef }> = [];
+    try {
+      mkdirSync(dir, { recursive: true });
+      const files = readdirSync(dir)
+        .filter((f) => /^\d{12}\.jrn$/.test(f))
+        .sort();
+      for (const file of files) {
+        const seq = Number(file.slice(0, 12));
+        journal.lastSeq = Math.max(journal.lastSeq, seq);
+        const path = join(dir, file);
+        const { entries, validBytes, totalBytes } = readSegment(path);
+        if (validBytes < totalBytes) {
+          // a record cut short by a crash: it was never acknowledged
+          const fd = openSync(path, "r+");
+          try {
+            ftruncateSync(fd, validBytes);
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+          }
+        }
+        if (entries.length === 0) {
+          rmSync(path, { force: true });
+          continue;
+        }
+        const segment: Segment = { seq, path, bytes: validBytes, entries: entries.length, done: 0, sealed: true, since: statSync(path).mtime };
+        journal.segments.set(seq, segment);
+        for (const entry of entries) left.push({ entry, ref: { segment: seq } });
+      }
+    } catch (e) {
+      return fail("io", `cannot open the journal in ${dir}: ${errorText(e)}`);
+    }
+    journal.idleTimer = setInterval(() => journal.rotateIfDone(0), IDLE_ROTATE_MS);
+    journal.idleTimer.unref?.();
+    return ok({ journal, left });
+  }
+
+  /** Appends an entry; resolves once it is on disk (or with why not: the journal is full, the disk failed). */
+  async append(entry: JournalEntry): Promise<Result<JournalRef>> {
+    if (this.closed) return fail("unavailable", "the journal is closed: the operator is stopping");
+    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body }), "utf8");
+    const record = Buffer.allocUnsafe(HEADER + payload.length);
+    record.writeUInt32LE(payload.length, 0);
+    record.writeUInt32LE(Bun.hash.crc32(payload), 4);
+    payload.copy(record, HEADER);
+    if (this.bytes + record.length > this.maxBytes) {
+      this.rotateIfDone(0);
+      if (this.bytes + record.length > this.maxBytes) {
+        return fail(
+          "unavailable",
+          `the journal is full (${mb(this.bytes)} of ${mb(this.maxBytes)} MB of rows not yet stored: is the database down?); send the data again later`,
+        );
+      }
+    }
+    const segment = this.writable();
+    if (!segment.ok) return segment;
+    const s = segment.value;
+    const written = writeAll(s, record);
+    if (!written.ok) return written;
+    s.entries++;
+    this.dirty.add(s);
+    const synced = await this.sync.request();
+    if (!synced.ok) return synced;
+    return ok({ segment: s.seq });
+  }
+
+  /** The entry is stored durably in its database: its segment goes once all of its entries are. */
+  done(ref: JournalRef): void {
+    const s = this.segments.get(ref.segment);
+    if (!s) return;
+    s.done++;
+    if (s.sealed) this.removeIfDone(s);
+    else this.rotateIfDone(ROTATE_DONE_BYTES);
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const s of this.segments.values()) n += s.bytes;
+    return n;
+  }
+
+  status(): JournalStatus {
+    let pending = 0;
+    let oldest: Date | undefined;
+    for (const s of [...this.segments.values()].sort((a, b) => a.seq - b.seq)) {
+      pending += s.entries - s.done;
+      if (s.entries > s.done) oldest ??= s.since;
+    }
+    return { bytes: this.bytes, maxBytes: this.maxBytes, segments: this.segments.size, pending, oldestPending: oldest };
+  }
+
+  /** Syncs and closes the files; entries not done stay for the next open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    await this.sync.request();
+    for (const s of this.segments.values()) {
+      if (s.fd !== undefined) closeSync(s.fd);
+      s.fd = undefined;
+      if (s.entries === s.done) rmSync(s.path, { force: true });
+    }
+    this.segments.clear();
+  }
+
+  /** The segment that takes the next entry: the active one, or a new one past SEGMENT_BYTES. */
+  private writable(): Result<Segment> {
+    if (this.active && !this.active.sealed && this.active.bytes < SEGMENT_BYTES) return ok(this.active);
+    if (this.active) this.seal(this.active);
+    const seq = ++this.lastSeq;
+    const path = join(this.dir, `${String(seq).padStart(12, "0")}.jrn`);
+    try {
+      const fd = openSync(path, "a", 0o600);
+      syncDirectory(this.dir); // the new file's name survives a power cut with its records
+      const s: Segment = { seq, path, fd, bytes: 0, entries: 0, done: 0, sealed: false, since: new Date() };
+      this.segments.set(seq, s);
+      this.active = s;
+      return ok(s);
+    } catch (e) {
+      return fail("io", `cannot write the journal in ${this.dir}: ${diskReason(e)}`);
+    }
+  }
+
+  /** The active segment stops taking entries (its file is closed after its last sync). */
+  private seal(s: Segment): void {
+    s.sealed = true;
+    if (this.active === s) this.active = undefined;
+    if (!this.dirty.has(s)) this.closeFile(s);
+    this.removeIfDone(s);
+  }
+
+  /** Starts a new segment when every entry of the active one is stored and it holds `minBytes` or more. */
+  private rotateIfDone(minBytes: number): void {
+    const a = this.active;
+    if (a && a.entries > 0 && a.done === a.entries && a.bytes >= minBytes) this.seal(a);
+  }
+
+  private removeIfDone(s: Segment): void {
+    if (!s.sealed || s.done < s.entries || this.dirty.has(s)) return;
+    this.closeFile(s);
+    this.segments.delete(s.seq);
+    rmSync(s.path, { force: true });
+  }
+
+  private closeFile(s: Segment): void {
+    if (s.fd === undefined) return;
+    closeSync(s.fd);
+    s.fd = undefined;
+  }
+
+  /** fsyncs every segment written to since the last time (the group commit's one flush). */
+  private async flush(): Promise<Result<void>> {
+    const segments = [...this.dirty];
+    this.dirty = new Set();
+    try {
+      for (const s of segments) if (s.fd !== undefined) await syncFd(s.fd);
+      return ok(undefined);
+    } catch (e) {
+      return fail("io", `cannot sync the journal in ${this.dir}: ${diskReason(e)}`);
+    } finally {
+      for (const s of segments) {
+        if (s.sealed) {
+          this.closeFile(s);
+          this.removeIfDone(s);
+        }
+      }
+    }
+  }
+}
+
+/** Writes a whole record at the end of a segment; a failed write is cut off again so no torn record stays before later ones. */
+function writeAll(s: Segment, record: Buffer): Result<void> {
+  const before = s.bytes;
+  try {
+    let off = 0;
+    while (off < record.length) off += writeSync(s.fd!, record, off, record.length - off);
+    s.bytes += record.length;
+    return ok(undefined);
+  } catch (e) {
+    try {
+      ftruncateSync(s.fd!, before);
+    } catch {
+      s.sealed = true; // cannot cut it off: no record may follow the torn one
+    }
+    return fail("io", `cannot write the journal: ${diskReason(e)}`);
+  }
+}
+
+/** The records of a segment file, up to the first that is cut short or damaged. */
+function readSegment(path: string): { entries: JournalEntry[]; validBytes: number; totalBytes: number } {
+  const data = readFileSync(path);
+  const entries: JournalEntry[] = [];
+  let off = 0;
+  while (off + HEADER <= data.length) {
+    const length = data.readUInt32LE(off);
+    const crc = data.readUInt32LE(off + 4);
+    if (off + HEADER + length > data.length) break;
+    const payload = data.subarray(off + HEADER, off + HEADER + length);
+    if (Bun.hash.crc32(payload) !== crc) break;
+    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown };
+    try {
+      parsed = JSON.parse(payload.toString("utf8"));
+    } catch {
+      break;
+    }
+    const { d, t, h, s, b } = parsed;
+    if (typeof d !== "string" || typeof t !== "string" || typeof h !== "string" || typeof b !== "string") break;
+    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b });
+    off += HEADER + length;
+  }
+  return { entries, validBytes: off, totalBytes: data.length };
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function diskReason(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code === "ENOSPC" ? "the disk is full" : errorText(e);
+}
+
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
