@@ -43,7 +43,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
     });
 
     /** Rows of a table, every column but the bookkeeping ones, by `n`. */
-    const rowsOf = async (table: string) =>
+    const rowsOf = async (table: string): Promise<Array<Record<string, unknown>>> =>
       (await select(op, "keys", `select * from ${table} order by n`)).map((r) => {
         const { row_id: _r, insert_timestamp: _i, tsd_name: _n, tsd_id: _t, ...data } = r;
         return { ...data, n: Number(data.n) };
