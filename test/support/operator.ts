@@ -19,6 +19,8 @@ export interface Reply {
   status: number;
   text: string;
   json: unknown;
+  /** The reply's headers (set by `put`). */
+  headers?: Headers;
 }
 
 function parse(text: string): unknown {
@@ -49,7 +51,7 @@ export async function put(url: string, dbms: string, table: string, body: string
     signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
   });
   const text = await r.text();
-  return { status: r.status, text, json: parse(text) };
+  return { status: r.status, text, json: parse(text), headers: r.headers };
 }
 
 /** Polls `probe` until it gives a value (not undefined/false/null), within `withinMs`; else throws naming `what`. */
@@ -138,6 +140,16 @@ export async function scalar(src: DataSource, dbms: string, query: string): Prom
 export async function operatorInfo(url: string): Promise<{ watch_dir: string; tables: Record<string, { files: number; rows: number; errors: number; last_error?: string }> } & Record<string, unknown>> {
   const r = await command(url, "get operator where format = json");
   if (r.status !== 200 || typeof r.json !== "object") throw new Error(`get operator: ${r.status} ${r.text}`);
+  return r.json as never;
+}
+
+/** The `get streaming where format = json` reply: per table, and the journal. */
+export async function streamingInfo(url: string): Promise<{
+  tables: Array<Record<string, string | number | boolean>>;
+  journal: { "journal bytes": number; "journal limit": number; "journal segments": number; "journal pending": number; "oldest pending": string };
+}> {
+  const r = await command(url, "get streaming where format = json");
+  if (r.status !== 200 || typeof r.json !== "object") throw new Error(`get streaming: ${r.status} ${r.text}`);
   return r.json as never;
 }
 
