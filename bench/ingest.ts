@@ -5,7 +5,10 @@
  *    files (1,000 rows each) into SQLite, against a bun:sqlite prepared-insert loop in one
  *    transaction;
  *  - the same into PostgreSQL, against the `postgres` package's multi-row inserts in one
- *    transaction (skipped, saying why, without Debian's postgresql).
+ *    transaction (skipped, saying why, without Debian's postgresql);
+ *  - (issue #9) 5,000-row REST PUTs with write_immediate, one client, one PUT after another,
+ *    into SQLite, against a bun:sqlite loop doing for each body what the node must: JSON.parse
+ *    of the same body, prepared inserts in one transaction per body.
  * Each baseline goes two ways: into the table the node makes for these rows (same CREATE
  * statements), which isolates the pipeline's cost, and into a plain 4-column table.
  * The node is the compiled executable (ANYLOG_BIN, else built by make). BENCH_ROWS sets the
@@ -21,6 +24,7 @@ import postgres from "postgres";
 import { type ColumnType, createTableSql, indexSql } from "../src/ingest/columns.ts";
 import { freePort } from "../test/support/node-process.ts";
 import { PostgresServer } from "../test/support/postgres.ts";
+import { loadAverage, osName } from "./lib/node.ts";
 import { report } from "./lib/report.ts";
 
 const root = join(import.meta.dir, "..");
@@ -33,10 +37,15 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PER_PUT = 1000;
 const IN_FLIGHT = 4;
+/** Rows per PUT of the one-after-another figure (issue #9). */
+const SERIAL_PER_PUT = 5000;
 const work = mkdtempSync(join(tmpdir(), "anylog-bench-ingest-"));
+const loadBefore = loadAverage();
 
 const row = (i: number) => ({ id: i, ts: `2026-01-01 00:00:${String(i % 60).padStart(2, "0")}`, device: `dev-${i % 50}`, value: (i % 1000) / 10 });
-const bodies = Array.from({ length: ROWS / PER_PUT }, (_, b) => Array.from({ length: PER_PUT }, (_, k) => JSON.stringify(row(b * PER_PUT + k))).join("\n"));
+const bodiesOf = (perBody: number) => Array.from({ length: ROWS / perBody }, (_, b) => Array.from({ length: perBody }, (_, k) => JSON.stringify(row(b * perBody + k))).join("\n"));
+const bodies = bodiesOf(PER_PUT);
+const serialBodies = bodiesOf(SERIAL_PER_PUT);
 
 async function startNode(home: string, dbLine: string): Promise<{ url: string; stop(): Promise<void> }> {
   const rest = await freePort();
@@ -105,6 +114,16 @@ async function putAll(url: string, dbms: string, table: string): Promise<number>
   return performance.now() - t0;
 }
 
+/** One client, one PUT after another (each answered once stored: write_immediate). */
+async function putSerial(url: string, dbms: string, table: string): Promise<number> {
+  const t0 = performance.now();
+  for (const body of serialBodies) {
+    const r = await fetch(url, { method: "PUT", headers: { type: "json", dbms, table, mode: "streaming" }, body });
+    if (!r.ok) throw new Error(`PUT failed: ${await r.text()}`);
+  }
+  return performance.now() - t0;
+}
+
 async function filesAll(url: string, home: string, dbms: string, table: string): Promise<number> {
   const watch = join(home, "data", "watch");
   const t0 = performance.now();
@@ -161,6 +180,36 @@ function sqliteBaseline(shaped: boolean, run: number): number {
   return ms;
 }
 
+/**
+ * What the node must do with each 5,000-row body, bare: JSON.parse of its lines, then a
+ * bun:sqlite prepared insert of each row in one transaction per body, into the node's table
+ * shape (`shaped`) or a plain 4-column table. The node's pragmas (WAL, synchronous = NORMAL:
+ * no sync at commit) unless `synced` (synchronous = FULL: the WAL synced at every commit, as
+ * the node syncs what it stored before it answers).
+ */
+function serialBaseline(shaped: boolean, synced: boolean, run: number): number {
+  const db = new Sqlite(join(work, `serial-${shaped}-${synced}-${run}.db`));
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synced ? "FULL" : "NORMAL"}; PRAGMA wal_autocheckpoint = 16384`);
+  if (shaped) for (const s of [createTableSql("sqlite", "t", COLUMNS), indexSql("t")]) db.exec(s);
+  else db.exec("CREATE TABLE t (id INTEGER, ts TIMESTAMP, device VARCHAR, value REAL)");
+  const insert = shaped
+    ? db.prepare("INSERT INTO t (id, ts, device, value, insert_timestamp, tsd_name, tsd_id) VALUES (?, ?, ?, ?, ?, '0', ?)")
+    : db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
+  type Row = { id: number; ts: string; device: string; value: number };
+  const store = db.transaction((rows: Row[], file: number) => {
+    const now = new Date().toISOString();
+    for (const r of rows) {
+      if (shaped) insert.run(r.id, r.ts, r.device, r.value, now, file);
+      else insert.run(r.id, r.ts, r.device, r.value);
+    }
+  });
+  const t0 = performance.now();
+  serialBodies.forEach((body, file) => store(body.split("\n").map((line) => JSON.parse(line) as Row), file));
+  const ms = performance.now() - t0;
+  db.close();
+  return ms;
+}
+
 /** The `postgres` package's multi-row insert in one transaction: into a plain table, or (`shaped`) the table the node makes. */
 async function pgBaseline(port: number, shaped: boolean, run: number): Promise<number> {
   const sql = postgres({ host: "127.0.0.1", port, username: "postgres", database: "postgres", onnotice: () => {} });
@@ -183,6 +232,7 @@ async function pgBaseline(port: number, shaped: boolean, run: number): Promise<n
 const rate = (ms: number) => Math.round(ROWS / (ms / 1000));
 const rows = (ms: number) => `${rate(ms).toLocaleString("en")} rows/s`;
 const results: string[][] = [];
+const serialResults: string[][] = [];
 /** One path's figure beside both baselines: the node's own table shape, and a plain 4-column table. */
 function record(what: string, ms: number, base: { shaped: number; plain: number }) {
   results.push([what, rows(ms), rows(base.shaped), (base.shaped / ms).toFixed(2), rows(base.plain), (base.plain / ms).toFixed(2)]);
@@ -208,6 +258,28 @@ async function measure(engine: string, dbLine: string, base: { shaped: number; p
     const fileMs = await median((run) => filesAll(node.url, home, "bench", `file_rows_${run}`));
     record(`REST PUT streaming -> ${engine}`, putMs, base);
     record(`watch-dir files -> ${engine}`, fileMs, base);
+    if (engine === "SQLite") {
+      const serialMs = await median(async (run) => {
+        const ms = await putSerial(node.url, "bench", `serial_rows_${run}`);
+        if ((await count(node.url, "bench", `serial_rows_${run}`)) !== ROWS) throw new Error(`${engine}: serial PUT rows missing`);
+        return ms;
+      });
+      const shaped = await median((run) => serialBaseline(true, false, run));
+      const plain = await median((run) => serialBaseline(false, false, run));
+      const synced = await median((run) => serialBaseline(true, true, run));
+      const ratio = (b: number) => (b / serialMs).toFixed(2);
+      serialResults.push([
+        `REST PUT, ${SERIAL_PER_PUT.toLocaleString("en")} rows, one after another, write_immediate -> ${engine}`,
+        rows(serialMs),
+        `${(serialMs / serialBodies.length).toFixed(2)} ms`,
+        rows(shaped),
+        ratio(shaped),
+        rows(plain),
+        ratio(plain),
+        rows(synced),
+        ratio(synced),
+      ]);
+    }
   } finally {
     await node.stop();
   }
@@ -231,9 +303,17 @@ if (pg) {
 }
 rmSync(work, { recursive: true, force: true });
 
+const today = new Date().toISOString().slice(0, 10);
+const loadAfter = loadAverage();
 report(
-  "ingest (bench/ingest.ts)",
-  `Command: \`bun bench/ingest.ts --record\`. Medians of ${RUNS} runs of ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored), the client in the same machine. Baselines, in one transaction: a bun:sqlite prepared-insert loop (SQLite), the postgres package's 1,000-row inserts (PostgreSQL); "same table" inserts into the table the node makes (its CREATE statements: bookkeeping columns and tsd_id index), "plain" into a table of the 4 data columns only. Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6).`,
+  `ingest, 5,000-row PUTs one after another (bench/ingest.ts), ${today}`,
+  `${osName()}. Command: \`bun bench/ingest.ts --record\`. Load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after the whole bench. Medians of ${RUNS} runs of ${ROWS.toLocaleString("en")} rows of 4 columns in ${serialBodies.length} PUTs of ${SERIAL_PER_PUT.toLocaleString("en")} rows (NDJSON), one client sending each PUT once the previous one is answered; the node is the compiled executable with \`set buffer threshold where write_immediate = true\`, no streamer (each PUT stored and synced before its answer), the operator with tsd_info. Baselines in the same run: a bun:sqlite loop doing per body JSON.parse of each line of the same body, then prepared inserts in one transaction per body; "same table" into the table the node makes (its CREATE statements), "plain" into the 4 data columns only, both with the node's pragmas (WAL, synchronous = NORMAL, no sync at commit); "synced" is the same table with synchronous = FULL (one WAL sync per body). Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.8 against the same table).`,
+  ["path", "anylog", "per PUT", "baseline, same table", "ratio", "baseline, plain table", "ratio", "baseline, same table, synced", "ratio"],
+  serialResults,
+);
+report(
+  `ingest (bench/ingest.ts), ${today}`,
+  `Command: \`bun bench/ingest.ts --record\`. Medians of ${RUNS} runs of ${ROWS.toLocaleString("en")} rows of 4 columns, ${PER_PUT} rows per PUT or file, ${IN_FLIGHT} PUTs in flight; the node is the compiled executable with the operator (tsd_info on, files deleted once stored), the client in the same machine. Baselines, in one transaction: a bun:sqlite prepared-insert loop (SQLite), the postgres package's 1,000-row inserts (PostgreSQL); "same table" inserts into the table the node makes (its CREATE statements: bookkeeping columns and tsd_id index), "plain" into a table of the 4 data columns only. Ratio = anylog rows/s ÷ baseline rows/s (goal ≥ 0.6). Load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after the whole bench.`,
   ["path", "anylog", "baseline, same table", "ratio", "baseline, plain table", "ratio"],
   results,
 );
