@@ -11,6 +11,7 @@
 import { nodeSlot } from "../node/slot.ts";
 import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import type { JournalRef } from "./journal.ts";
+import type { SpooledRows } from "./spool.ts";
 import { type UnitOutcome, isTransient } from "./ingest.ts";
 import type { DataRow } from "./rows.ts";
 
@@ -34,6 +35,8 @@ export interface BufferedUnit {
   rows: DataRow[];
   bytes: number;
   source: string;
+  /** A big body's spool file (then `rows` is empty). */
+  spooled?: SpooledRows;
   /** In the journal: acknowledged, so kept through outages until it is stored. */
   ref?: JournalRef;
   /** Someone waits for it to be stored (write_immediate, no streamer). */
@@ -127,7 +130,7 @@ export class StreamingBuffers {
     }
     b.waiting.push(unit);
     b.bytes += unit.bytes;
-    b.rows += unit.rows.length;
+    b.rows += unit.spooled?.rows ?? unit.rows.length;
     if (b.retryMs !== undefined && !unit.waiter) return; // the database is away: the retry timer writes it
     const t = this.thresholds.for(dbms, table);
     if (unit.waiter || !this.timed() || t.writeImmediate || b.bytes >= t.volume) void this.flush(b);
@@ -169,7 +172,7 @@ export class StreamingBuffers {
           b.waiting.unshift(...kept);
           for (const u of kept) {
             b.bytes += u.bytes;
-            b.rows += u.rows.length;
+            b.rows += u.spooled?.rows ?? u.rows.length;
           }
           b.retryMs = Math.min(RETRY_MAX_MS, (b.retryMs ?? RETRY_FIRST_MS / 2) * 2);
           this.later(b, b.retryMs);

@@ -62,6 +62,12 @@ export function typeOfValue(v: unknown): ColumnType | undefined {
   return "text";
 }
 
+/** The type a column takes for values of both types: the same, float for int and float, else text. */
+export function widerType(a: ColumnType, b: ColumnType): ColumnType {
+  if (a === b) return a;
+  return (a === "int" && b === "float") || (a === "float" && b === "int") ? "float" : "text";
+}
+
 /** The column types of rows: the widest type seen per key (int and float give float; others give text). */
 export function inferColumns(rows: DataRow[]): Map<string, ColumnType> {
   const types = new Map<string, ColumnType>();
@@ -70,9 +76,7 @@ export function inferColumns(rows: DataRow[]): Map<string, ColumnType> {
       const t = typeOfValue(v);
       if (!t) continue;
       const prev = types.get(k);
-      if (!prev || prev === t) types.set(k, t);
-      else if ((prev === "int" && t === "float") || (prev === "float" && t === "int")) types.set(k, "float");
-      else types.set(k, "text");
+      types.set(k, prev ? widerType(prev, t) : t);
     }
     for (const k of Object.keys(row)) if (!types.has(k)) types.set(k, "text");
   }

@@ -12,10 +12,11 @@
 import type { Node } from "../node/node.ts";
 import { type Database, quoteName } from "../storage/database.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
-import { AnyLogError, type Result, ok } from "../util/result.ts";
+import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
-import { type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
+import { type SpooledRows, spooledChunks } from "./spool.ts";
+import { type WriteOptions, type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
 import { partitionRules } from "./partitions.ts";
 
 export interface IngestUnit {
@@ -23,7 +24,12 @@ export interface IngestUnit {
   source: string;
   instructions?: string;
   rows: DataRow[];
+  /** A body too big to hold: its rows are in a spool file, read chunk by chunk (then `rows` is empty). */
+  spooled?: SpooledRows;
 }
+
+/** How many rows a unit holds. */
+export const rowCount = (u: IngestUnit): number => u.spooled?.rows ?? u.rows.length;
 
 export type UnitOutcome =
   | { status: "stored"; rows: number; fileId: number }
@@ -129,7 +135,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     const r = await data.value.transaction<WriteReport[]>(async (tx) => {
       const reports: WriteReport[] = [];
       for (const i of indexes) {
-        const w = await writeRows(tx, table, units[i]!.rows, claims[i]!.fileId, { createTable: options.createTable, partition });
+        const w = await writeUnit(tx, table, units[i]!, claims[i]!.fileId, { createTable: options.createTable, partition });
         if (!w.ok) return w;
         reports.push(w.value);
       }
@@ -146,7 +152,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
   const together = toWrite.length > 0 ? await writeAll(toWrite) : ok([]);
   if (together.ok) {
     toWrite.forEach((i, k) => {
-      outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
+      outcomes[i] = { status: "stored", rows: rowCount(units[i]!), fileId: claims[i]!.fileId };
       if (together.value[k]?.created) created.push(together.value[k]!.created!);
     });
   } else if (isTransient(together.error)) {
@@ -157,7 +163,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     for (const i of toWrite) {
       const alone = await writeAll([i]);
       if (alone.ok) {
-        outcomes[i] = { status: "stored", rows: units[i]!.rows.length, fileId: claims[i]!.fileId };
+        outcomes[i] = { status: "stored", rows: rowCount(units[i]!), fileId: claims[i]!.fileId };
         if (alone.value[0]?.created) created.push(alone.value[0].created);
       } else outcomes[i] = { status: "failed", error: alone.error };
     }
@@ -176,6 +182,21 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
   node.metrics.rowsIngested += final.reduce((n, o) => n + (o.status === "stored" ? o.rows : 0), 0);
   for (const createSql of created) await declareTable(node, dbms, table, createSql, options.master);
   return ok(final);
+}
+
+/** Writes a unit's rows: at once, or a spooled body chunk by chunk (same transaction, the whole body's column types). */
+async function writeUnit(tx: Database, table: string, unit: IngestUnit, fileId: number, options: WriteOptions): Promise<Result<WriteReport>> {
+  if (!unit.spooled) return writeRows(tx, table, unit.rows, fileId, options);
+  let created: string | undefined;
+  let seen = 0;
+  for (const chunk of spooledChunks(unit.spooled.path)) {
+    if (!chunk.ok) return chunk;
+    const w = await writeRows(tx, table, chunk.value, fileId, { ...options, types: unit.spooled.types });
+    if (!w.ok) return seen > 0 ? fail(w.error.code, `after row ${seen}: ${w.error.message}`) : w;
+    created ??= w.value.created;
+    seen += chunk.value.length;
+  }
+  return ok({ rows: seen, created });
 }
 
 async function rowsOf(db: Database, table: string, fileId: number): Promise<number> {

@@ -8,24 +8,29 @@
  *     `write_immediate`, a unit is appended to the journal and fsynced (one fsync for all
  *     that arrived meanwhile), then waits in its buffer for the time/volume thresholds;
  *   - or stores it before answering (`write_immediate`, no streamer, watch-directory files).
- * Stored means durable: `ingestUnits` syncs every commit it makes.
+ * Stored means durable: `ingestUnits` syncs every commit it makes. A body too big to hold
+ * in memory (`putStream`) is spooled to disk chunk by chunk and stored from there.
  * On open, what the journal holds from the previous run is stored first. Acknowledged data
  * that turns out to be refused when it is written goes to the error directory with the
  * reason beside it; nothing acknowledged is dropped. Outcomes go to whoever listens
  * (the operator's statistics); the intake never calls into a process.
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import type { Node } from "../node/node.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { diskReason } from "../util/disk.ts";
 import { logger } from "../util/log.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
 import { ExpectedColumns } from "./expected-columns.ts";
-import { dataFileName, dataName } from "./file-name.ts";
+import { type DataFileName, dataFileName, dataName } from "./file-name.ts";
 import { type IngestUnit, type UnitOutcome, ingestUnits } from "./ingest.ts";
 import { Journal, type JournalStatus } from "./journal.ts";
 import { type DataRow, parseRows } from "./rows.ts";
+import { SPOOL_OVER_BYTES, removeSpool, spoolBody, spoolToJson } from "./spool.ts";
 
 const log = logger("Intake");
 
@@ -69,7 +74,22 @@ interface TableCounts {
 
 /** The tsd_info hash of data: its dbms.table and its text, so a file and a PUT of the same data agree. */
 export function dataHash(dbms: string, table: string, text: string): string {
-  return createHash("md5").update(`${dbms.toLowerCase()}.${table.toLowerCase()}\n${text}`).digest("hex");
+  return createHash("md5").update(hashPrefix(dbms, table)).update(text).digest("hex");
+}
+
+/** What the hash of a unit's data begins with: its dbms.table. */
+const hashPrefix = (dbms: string, table: string) => `${dbms.toLowerCase()}.${table.toLowerCase()}\n`;
+
+/** Rows as text, one JSON object per line (big integers with all their digits). */
+const rowsText = (rows: DataRow[]) => rows.map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === "bigint" ? rawJSON(String(v)) : v))).join("\n");
+const rawJSON = (JSON as unknown as { rawJSON(text: string): object }).rawJSON;
+
+function statSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 export class Intake {
@@ -97,9 +117,10 @@ export class Intake {
     if (!opened.ok) return opened;
     const intake = new Intake(node, settings, opened.value.journal);
     const left = opened.value.left;
+    intake.removeOrphanSpools(new Set(left.flatMap((l) => (l.entry.spooled ? [l.entry.spooled.path] : []))));
     for (const { entry, ref } of left) {
-      const rows = parseRows(entry.body);
-      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref };
+      const rows = entry.spooled ? ok([]) : parseRows(entry.body);
+      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref, spooled: entry.spooled };
       if (!rows.ok) intake.settled(entry.dbms, entry.table, unit, { status: "failed", error: rows.error }, entry.body);
       else intake.buffers.add(entry.dbms, entry.table, unit);
     }
@@ -135,20 +156,85 @@ export class Intake {
     return this.take(d, t, { hash, rows: rows.value, bytes: body.length, source: options.source ?? "rest" }, body);
   }
 
+  /**
+   * A body read as it arrives (a big REST PUT): spooled to disk in chunks of rows, each
+   * checked, then taken as `put` takes text. Memory stays within a few chunks.
+   */
+  async putStream(body: ReadableStream<Uint8Array>, dbms: string, table: string, options: { mode?: "streaming" | "file"; source?: string } = {}): Promise<Result<Accepted>> {
+    const names = this.names(dbms, table);
+    if (!names.ok) return names;
+    const [d, t] = names.value;
+    const db = this.node.databases.require(d);
+    if (!db.ok) return db;
+    const journaled = options.mode !== "file" && this.journals(d, t);
+    const admit = journaled ? (rows: DataRow[]) => this.expected.admit(db.value, t, rows) : async () => ok(undefined);
+    const spooled = await spoolBody(body, this.spoolDir, hashPrefix(d, t), admit);
+    if (!spooled.ok) {
+      if (journaled) this.expected.forget(d, t);
+      return spooled;
+    }
+    const { hash, spooled: sp } = spooled.value;
+    const source = options.source ?? "rest";
+    const counts = this.countsOf(d, t);
+    if (options.mode === "file") {
+      const written = spoolToJson(sp.path, join(this.settings.watchDir, dataFileName(d, t, source, hash)));
+      removeSpool(sp.path);
+      if (!written.ok) return written;
+      counts.putFiles++;
+      counts.putRows += sp.rows;
+      return ok({ hash, rows: sp.rows, via: "file" });
+    }
+    const taken = await this.take(d, t, { hash, rows: [], bytes: statSize(sp.path), source, spooled: sp }, "");
+    if (!taken.ok || taken.value.via !== "journal") removeSpool(sp.path); // stored (or refused) before the answer
+    return taken;
+  }
+
   /** Rows already parsed (a message client's), for `dbms.table`. */
   async putRows(dbms: string, table: string, rows: DataRow[], source: string): Promise<Result<Accepted>> {
     const names = this.names(dbms, table);
     if (!names.ok) return names;
     const [d, t] = names.value;
-    const body = rows.map((r) => JSON.stringify(r)).join("\n");
+    const body = rowsText(rows);
     const parsed = parseRows(body); // the same names and checks as text
     if (!parsed.ok) return parsed;
     return this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source }, body);
   }
 
+  /**
+   * A data file as a unit (the watch directory's): read whole, or, past SPOOL_OVER_BYTES,
+   * spooled chunk by chunk so a big file is never held in memory. `name` is its parsed name.
+   */
+  async readFile(path: string, name: DataFileName): Promise<Result<IngestUnit>> {
+    const { dbms, table, source, instructions, compressed } = name;
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (e) {
+      return fail("io", `cannot read ${basename(path)}: ${diskReason(e)}`);
+    }
+    if (size <= (compressed ? SPOOL_OVER_BYTES / 8 : SPOOL_OVER_BYTES)) {
+      let text: string;
+      try {
+        const bytes = readFileSync(path);
+        text = (compressed ? gunzipSync(bytes) : bytes).toString("utf8");
+      } catch (e) {
+        return fail(compressed ? "bad_value" : "io", `cannot read ${basename(path)}: ${diskReason(e)}`);
+      }
+      const rows = parseRows(text);
+      if (!rows.ok) return fail("bad_value", `${basename(path)}: ${rows.error.message}`);
+      return ok({ hash: dataHash(dbms, table, text), source, instructions, rows: rows.value });
+    }
+    let stream: ReadableStream<Uint8Array> = Bun.file(path).stream();
+    if (compressed) stream = stream.pipeThrough(new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>); // (lib.dom types it over BufferSource)
+    const spooled = await spoolBody(stream, this.spoolDir, hashPrefix(dbms, table), async () => ok(undefined));
+    if (!spooled.ok) return fail(spooled.error.code, `${basename(path)}: ${spooled.error.message}`);
+    return ok({ hash: spooled.value.hash, source, instructions, rows: [], spooled: spooled.value.spooled });
+  }
+
   /** Stores units of one table at once (watch-directory files: the file itself is their journal). */
   async store(dbms: string, table: string, units: IngestUnit[]): Promise<UnitOutcome[]> {
     const outcomes = await this.ingest(dbms, table, units);
+    for (const u of units) if (u.spooled) removeSpool(u.spooled.path); // the file stays until it is stored
     units.forEach((u, i) => this.emit({ dbms, table, source: u.source, outcome: outcomes[i]! }));
     return outcomes;
   }
@@ -203,29 +289,55 @@ export class Intake {
   /** A streaming unit: journaled and acknowledged, or stored before the answer. */
   private async take(dbms: string, table: string, unit: BufferedUnit, body: string): Promise<Result<Accepted>> {
     const counts = this.countsOf(dbms, table);
-    const t = bufferThresholds(this.node).for(dbms, table);
-    const timed = this.node.processes.get("Streamer")?.status() === "Running";
-    if (!timed || t.writeImmediate) {
+    const rows = unit.spooled?.rows ?? unit.rows.length;
+    if (!this.journals(dbms, table)) {
       const outcome = await new Promise<UnitOutcome>((resolve) => this.buffers.add(dbms, table, { ...unit, waiter: resolve }));
       if (outcome.status === "failed") return { ok: false, error: outcome.error }; // bad data 400, a full disk 500, a database down 503
       counts.streamingCalls++;
-      counts.streamingRows += unit.rows.length;
+      counts.streamingRows += rows;
       counts.immediate++;
       return ok({ hash: unit.hash, rows: outcome.rows, via: outcome.status });
     }
-    const db = this.node.databases.require(dbms);
-    if (!db.ok) return db;
-    const admitted = await this.expected.admit(db.value, table, unit.rows);
-    if (!admitted.ok) return admitted;
-    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body });
+    if (!unit.spooled) {
+      // (a spooled body's chunks were admitted as they were read)
+      const db = this.node.databases.require(dbms);
+      if (!db.ok) return db;
+      const admitted = await this.expected.admit(db.value, table, unit.rows);
+      if (!admitted.ok) return admitted;
+    }
+    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body, spooled: unit.spooled });
     if (!ref.ok) {
       this.expected.forget(dbms, table); // the types this unit gave new keys are not coming
       return ref;
     }
     this.buffers.add(dbms, table, { ...unit, ref: ref.value });
     counts.streamingCalls++;
-    counts.streamingRows += unit.rows.length;
-    return ok({ hash: unit.hash, rows: unit.rows.length, via: "journal" });
+    counts.streamingRows += rows;
+    return ok({ hash: unit.hash, rows, via: "journal" });
+  }
+
+  /** Whether units for this table are journaled and acknowledged (a streamer runs, no write_immediate), or stored before the answer. */
+  private journals(dbms: string, table: string): boolean {
+    const timed = this.node.processes.get("Streamer")?.status() === "Running";
+    return timed && !bufferThresholds(this.node).for(dbms, table).writeImmediate;
+  }
+
+  private get spoolDir(): string {
+    return join(this.settings.journalDir, "spool");
+  }
+
+  /** Spool files no journal entry refers to: left by a crash while a body was read, never acknowledged. */
+  private removeOrphanSpools(referenced: Set<string>): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.spoolDir);
+    } catch {
+      return; // no spool folder yet
+    }
+    for (const name of names) {
+      const path = join(this.spoolDir, name);
+      if (!referenced.has(path)) removeSpool(path);
+    }
   }
 
   private async write(dbms: string, table: string, units: BufferedUnit[]): Promise<UnitOutcome[]> {
@@ -235,7 +347,7 @@ export class Intake {
     return outcomes;
   }
 
-  private async ingest(dbms: string, table: string, units: Array<{ hash: string; rows: DataRow[]; source: string; instructions?: string }>): Promise<UnitOutcome[]> {
+  private async ingest(dbms: string, table: string, units: IngestUnit[]): Promise<UnitOutcome[]> {
     const s = this.settings;
     const r = await ingestUnits(this.node, dbms, table, units, { createTable: s.createTable, updateTsdInfo: s.updateTsdInfo, master: s.master });
     return r.ok ? r.value : units.map((): UnitOutcome => ({ status: "failed", error: r.error }));
@@ -249,6 +361,7 @@ export class Intake {
         if (!kept) return; // stays in the journal: stored or set aside at the next start
       }
       this.journal.done(unit.ref);
+      if (unit.spooled) removeSpool(unit.spooled.path);
     }
     this.emit({ dbms, table, source: unit.source, outcome });
   }
@@ -256,8 +369,8 @@ export class Intake {
   /** Acknowledged data that cannot be stored: into the error directory, with the reason beside it. */
   private keepRefused(dbms: string, table: string, unit: BufferedUnit, reason: string, body?: string): boolean {
     const name = dataFileName(dbms, table, unit.source, unit.hash);
-    const text = body ?? unit.rows.map((r) => JSON.stringify(r)).join("\n");
-    const written = writeFileAtomic(join(this.settings.errorDir, name), text);
+    const target = join(this.settings.errorDir, name);
+    const written = unit.spooled ? spoolToJson(unit.spooled.path, target) : writeFileAtomic(target, body ?? rowsText(unit.rows));
     const why = written.ok ? writeFileAtomic(join(this.settings.errorDir, `${name}.err.txt`), `${reason}\n`) : written;
     if (!why.ok) {
       log.error(`acknowledged data for ${dbms}.${table} was refused (${reason}) and could not be set aside: ${why.error.message}`);

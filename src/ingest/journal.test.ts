@@ -87,7 +87,7 @@ test("a damaged record (its checksum does not match) ends what is read of its se
   const path = join(dir, readdirSync(dir)[0]!);
   const bytes = readFileSync(path);
   const second = 8 + bytes.readUInt32LE(0); // where the second record begins
-  bytes[second + 8 + 3] ^= 0xff; // a byte of its payload
+  bytes[second + 8 + 3]! ^= 0xff; // a byte of its payload
   writeFileSync(path, bytes);
   expect(open(dir).left.map((l) => l.entry.hash)).toEqual(["h0"]);
 });

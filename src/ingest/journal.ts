@@ -9,12 +9,16 @@
  * bounded: past `maxBytes` an append is refused, and nothing already in it is dropped.
  *
  * Segment files are `<dir>/<12-digit sequence>.jrn`; a record is
- * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`.
+ * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`, and for
+ * a spooled body `f: spool file, n: rows, y: [[column, type], ...]` instead of its text.
  */
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { GroupCommit } from "../util/group-commit.ts";
+import type { ColumnType } from "./columns.ts";
+import type { SpooledRows } from "./spool.ts";
+import { diskReason, syncDirectory } from "../util/disk.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 
 export interface JournalEntry {
@@ -23,8 +27,10 @@ export interface JournalEntry {
   /** The tsd_info hash of the data (what makes storing it twice a no-op). */
   hash: string;
   source: string;
-  /** The data as text (a JSON object, array, or one object per line). */
+  /** The data as text (a JSON object, array, or one object per line); empty when spooled. */
   body: string;
+  /** A big body's spool file (already fsynced), instead of its text. */
+  spooled?: SpooledRows;
 }
 
 /** Where an entry is, for `done`. */
@@ -125,7 +131,9 @@ export class Journal {
   /** Appends an entry; resolves once it is on disk (or with why not: the journal is full, the disk failed). */
   async append(entry: JournalEntry): Promise<Result<JournalRef>> {
     if (this.closed) return fail("unavailable", "the journal is closed: the operator is stopping");
-    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body }), "utf8");
+    const sp = entry.spooled;
+    const spool = sp ? { f: sp.path, n: sp.rows, y: [...sp.types] } : {};
+    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body, ...spool }), "utf8");
     const record = Buffer.allocUnsafe(HEADER + payload.length);
     record.writeUInt32LE(payload.length, 0);
     record.writeUInt32LE(Bun.hash.crc32(payload), 4);
@@ -284,31 +292,21 @@ function readSegment(path: string): { entries: JournalEntry[]; validBytes: numbe
     if (off + HEADER + length > data.length) break;
     const payload = data.subarray(off + HEADER, off + HEADER + length);
     if (Bun.hash.crc32(payload) !== crc) break;
-    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown };
+    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown; f?: unknown; n?: unknown; y?: unknown };
     try {
       parsed = JSON.parse(payload.toString("utf8"));
     } catch {
       break;
     }
-    const { d, t, h, s, b } = parsed;
+    const { d, t, h, s, b, f, n, y } = parsed;
     if (typeof d !== "string" || typeof t !== "string" || typeof h !== "string" || typeof b !== "string") break;
-    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b });
+    const spooled = typeof f === "string" && typeof n === "number" && Array.isArray(y) ? { path: f, rows: n, types: new Map(y as Array<[string, ColumnType]>) } : undefined;
+    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b, spooled });
     off += HEADER + length;
   }
   return { entries, validBytes: off, totalBytes: data.length };
 }
 
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
-function diskReason(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code === "ENOSPC" ? "the disk is full" : errorText(e);
-}
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);

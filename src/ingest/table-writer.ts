@@ -16,6 +16,8 @@ import type { DataRow } from "./rows.ts";
 export interface WriteOptions {
   createTable: boolean;
   partition?: PartitionRule;
+  /** The column types of the whole unit, when `rows` is one chunk of it (a spooled body): new columns are made by them. */
+  types?: Map<string, ColumnType>;
 }
 
 export interface WriteReport {
@@ -82,7 +84,7 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
   }
 
   let inferredCache: Map<string, ColumnType> | undefined;
-  const inferred = () => (inferredCache ??= inferColumns(rows));
+  const inferred = () => (inferredCache ??= options.types ?? inferColumns(rows));
   let created: string | undefined;
   let viewStale = false;
   for (const [physical, groupRows] of groups) {

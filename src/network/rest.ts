@@ -15,6 +15,7 @@ import { runStatement } from "../language/interpreter.ts";
 import { parseStatement } from "../language/parser.ts";
 import type { Node } from "../node/node.ts";
 import { NO_OPERATOR, intakeOf } from "../ingest/intake.ts";
+import { SPOOL_OVER_BYTES } from "../ingest/spool.ts";
 import { traceLevel } from "../node/trace.ts";
 import { logger, redact } from "../util/log.ts";
 import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.ts";
@@ -238,11 +239,18 @@ export function restApp(node: Node, options: RestOptions): Hono {
       if (!table) return bad("PUT needs a 'table' header");
       if (type !== "json") return bad(`PUT takes 'type: json', not '${type}'`);
       if (mode !== "streaming" && mode !== "file") return bad(`'mode' must be streaming or file, not '${mode}'`);
-      const body = await c.req.text();
-      if (body.trim() === "") return bad("the PUT body is empty: send a JSON object, an array, or one object per line");
       const intake = intakeOf(node);
       if (!intake) return errorResponse(c, new AnyLogError("unavailable", NO_OPERATOR), "PUT");
-      const stored = await intake.put(body, dbms, table, { mode });
+      // a big body (or one of unknown length) is read as it arrives, never held whole
+      const length = Number(c.req.header("content-length") ?? Number.NaN);
+      const raw = c.req.raw.body;
+      let stored;
+      if (raw && !(length <= SPOOL_OVER_BYTES)) stored = await intake.putStream(raw, dbms, table, { mode });
+      else {
+        const body = await c.req.text();
+        if (body.trim() === "") return bad("the PUT body is empty: send a JSON object, an array, or one object per line");
+        stored = await intake.put(body, dbms, table, { mode });
+      }
       if (!stored.ok) return errorResponse(c, stored.error, "PUT");
       return c.json({ "AnyLog.status": "Success", "AnyLog.hash": stored.value.hash });
     },

@@ -10,16 +10,14 @@
  * (through the node's intake, `ingest/intake.ts`, which it opens): `mode=file` becomes a
  * watch-directory file, `mode=streaming` goes through the journal and the streaming buffers.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import type { Args } from "../../commands/spec.ts";
 import { FileDisposal, type StoredFiles } from "../../files/disposal.ts";
 import { WatchedDirectory } from "../../files/watched-dir.ts";
 import { type DataFileName, parseDataFileName } from "../../ingest/file-name.ts";
 import { type IngestUnit, type UnitOutcome, isTransient } from "../../ingest/ingest.ts";
-import { type Intake, type IntakeEvent, closeIntake, dataHash, openIntake } from "../../ingest/intake.ts";
-import { parseRows } from "../../ingest/rows.ts";
+import { type Intake, type IntakeEvent, closeIntake, openIntake } from "../../ingest/intake.ts";
 import type { Node } from "../../node/node.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
@@ -226,7 +224,7 @@ class Operator implements NodeProcess {
         this.queue = rest;
         const batch: Array<{ file: QueuedFile; unit: IngestUnit }> = [];
         for (const file of taken) {
-          const unit = this.readUnit(file.path, file.name);
+          const unit = this.intake ? await this.intake.readFile(file.path, file.name) : fail<IngestUnit>("unavailable", "the operator is stopping");
           if (unit.ok) batch.push({ file, unit: unit.value });
           else {
             this.queued.delete(file.path);
@@ -256,20 +254,6 @@ class Operator implements NodeProcess {
         this.busyTables.delete(table);
       }
     }
-  }
-
-  private readUnit(path: string, name: DataFileName): Result<IngestUnit> {
-    const { dbms, table, source, instructions, compressed } = name;
-    let text: string;
-    try {
-      const bytes = readFileSync(path);
-      text = (compressed ? gunzipSync(bytes) : bytes).toString("utf8");
-    } catch (e) {
-      return fail("io", `cannot read ${basename(path)}: ${errorText(e)}`);
-    }
-    const rows = parseRows(text);
-    if (!rows.ok) return fail("bad_value", `${basename(path)}: ${rows.error.message}`);
-    return ok({ hash: dataHash(dbms, table, text), source, instructions, rows: rows.value });
   }
 
   /**

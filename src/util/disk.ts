@@ -1,0 +1,23 @@
+/**
+ * @module util/disk
+ * Small helpers for files that must survive a power cut: syncing a folder (so a new file's
+ * name is on disk with its content), and a disk failure's reason in words a user acts on.
+ */
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { errorText } from "./result.ts";
+
+/** fsyncs a folder: the names created or renamed in it are on disk. */
+export function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why a file operation failed: "the disk is full" for ENOSPC, else the error's own text. */
+export function diskReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOSPC" ? "the disk is full" : code === "EACCES" ? "permission denied" : errorText(e);
+}
