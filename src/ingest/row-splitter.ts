@@ -46,7 +46,7 @@ export class RowSplitter {
 
   constructor(
     private readonly emit: (arrayText: string) => void,
-    private readonly chunkBytes = 1024 * 1024,
+    private readonly chunkBytes = 256 * 1024,
   ) {}
 
   /** Takes the next piece of text. */
