@@ -8,6 +8,7 @@
  */
 import type { Database } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
+import { isTransient } from "./ingest.ts";
 import { BOOKKEEPING, type ColumnType, fitsAsIs, inferColumns, readColumns, valueFor } from "./columns.ts";
 import type { DataRow } from "./rows.ts";
 
@@ -23,7 +24,9 @@ export class ExpectedColumns {
     let columns = this.tables.get(key);
     if (!columns) {
       const read = await readColumns(db, table);
-      if (!read.ok) return read;
+      // the database is away: the unit is taken unchecked (the journal's purpose); a value its
+      // column refuses goes to the error directory when the rows are written
+      if (!read.ok) return isTransient(read.error) ? ok(undefined) : read;
       columns = read.value ?? new Map();
       this.tables.set(key, columns);
     }

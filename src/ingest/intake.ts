@@ -27,7 +27,7 @@ import { type Result, fail, ok } from "../util/result.ts";
 import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
 import { ExpectedColumns } from "./expected-columns.ts";
 import { type DataFileName, dataFileName, dataName } from "./file-name.ts";
-import { type IngestUnit, type UnitOutcome, ingestUnits } from "./ingest.ts";
+import { type IngestUnit, type UnitOutcome, ingestUnits, isTransient } from "./ingest.ts";
 import { Journal, type JournalStatus } from "./journal.ts";
 import { type DataRow, parseRows } from "./rows.ts";
 import { SPOOL_OVER_BYTES, removeSpool, spoolBody, spoolToJson } from "./spool.ts";
@@ -343,7 +343,11 @@ export class Intake {
   private async write(dbms: string, table: string, units: BufferedUnit[]): Promise<UnitOutcome[]> {
     const outcomes = await this.ingest(dbms, table, units);
     this.countsOf(dbms, table).lastProcess = new Date();
-    if (this.buffers.pendingRows(dbms, table) === 0 || outcomes.some((o) => o.status === "failed")) this.expected.forget(dbms, table);
+    // read the columns again once nothing waits (or when a write refused data); not while the
+    // database is away, or every PUT would try to reach it
+    const refused = outcomes.some((o) => o.status === "failed" && !isTransient(o.error));
+    const away = outcomes.some((o) => o.status === "failed" && isTransient(o.error));
+    if (refused || (!away && this.buffers.pendingRows(dbms, table) === 0)) this.expected.forget(dbms, table);
     return outcomes;
   }
 
@@ -404,7 +408,12 @@ export function intakeOf(node: Node): Intake | undefined {
 export async function openIntake(node: Node, settings: IntakeSettings): Promise<Result<Intake>> {
   if (intakes.has(node)) return fail("conflict", "the node's intake is already open");
   const r = await Intake.open(node, settings);
-  if (r.ok) intakes.set(node, r.value);
+  if (!r.ok) return r;
+  intakes.set(node, r.value);
+  const journal = () => intakeOf(node)?.report().journal;
+  node.metrics.gauge("anylog_journal_bytes", "Bytes in the intake's journal: acknowledged rows not yet stored, and stored ones whose segment is not yet removed.", () => journal()?.bytes ?? 0);
+  node.metrics.gauge("anylog_journal_limit_bytes", "The journal's bound: past it streaming PUTs answer 503.", () => journal()?.maxBytes ?? 0);
+  node.metrics.gauge("anylog_journal_pending_units", "Acknowledged units (PUT bodies) in the journal not yet stored.", () => journal()?.pending ?? 0);
   return r;
 }
 

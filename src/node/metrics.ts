@@ -1,6 +1,7 @@
 /**
  * @module node/metrics
- * Counters of one node, rendered as Prometheus text for `GET /metrics`.
+ * Counters of one node, rendered as Prometheus text for `GET /metrics`. A feature adds
+ * figures of its own with `gauge` (the intake: its journal), without the core knowing it.
  */
 import type { ProcessSet } from "../processes/registry.ts";
 
@@ -11,6 +12,12 @@ export class Metrics {
   errors = 0;
   restRequests = 0;
   peerRequests = 0;
+  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+
+  /** Adds (or replaces) a gauge read at every render. */
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.set(name, { help, read });
+  }
 
   /** Prometheus exposition text, with one gauge per process (1 = running). */
   render(processes: ProcessSet, uptimeSeconds: number): string {
@@ -30,6 +37,7 @@ export class Metrics {
     for (const [def, proc] of processes.entries()) {
       lines.push(`anylog_process_up{process="${def.name}"} ${proc.status() === "Running" ? 1 : 0}`);
     }
+    for (const [name, g] of this.gauges) lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`);
     return `${lines.join("\n")}\n`;
   }
 }
