@@ -23,7 +23,7 @@ import type { Node } from "../node/node.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { diskReason } from "../util/disk.ts";
 import { logger } from "../util/log.ts";
-import { type Result, fail, ok } from "../util/result.ts";
+import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
 import { ExpectedColumns } from "./expected-columns.ts";
 import { type DataFileName, dataFileName, dataName } from "./file-name.ts";
@@ -341,6 +341,11 @@ export class Intake {
   }
 
   private async write(dbms: string, table: string, units: BufferedUnit[]): Promise<UnitOutcome[]> {
+    if (!this.node.databases.get(dbms)) {
+      // acknowledged rows are not the data's fault: they wait (in the journal) for the dbms
+      const error = new AnyLogError("unavailable", `dbms '${dbms}' is not connected: the rows wait for 'connect dbms ${dbms} ...'`);
+      return units.map(() => ({ status: "failed", error }));
+    }
     const outcomes = await this.ingest(dbms, table, units);
     this.countsOf(dbms, table).lastProcess = new Date();
     // read the columns again once nothing waits (or when a write refused data); not while the
