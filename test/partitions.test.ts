@@ -3,7 +3,8 @@
  * `partition <dbms> <table> using <col> by 1 day` give 10 partitions (`get partitions`);
  * `drop partition ... keep=3` leaves the 3 newest and `select count(*)` on the table agrees;
  * `drop partition` without keep drops the oldest one at a time and never the only one; a
- * late row for a dropped day makes its partition again.
+ * late row for a dropped day makes its partition again. Partitioned by insert_timestamp (what
+ * the seeds and the appliance set), rows go to the partition of the day they are stored.
  */
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -125,3 +126,25 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
     });
   });
 }
+
+describe("partitions by insert_timestamp", () => {
+  test("rows, which never carry insert_timestamp, go to the partition of the day they are stored in (the appliance's setting)", async () => {
+    const op = await OperatorNode.start({
+      engine: "sqlite",
+      dir: join(work, "by-insert"),
+      dbms: "part",
+      before: ["partition part * using insert_timestamp by 1 day", "set buffer threshold where write_immediate = true"],
+    });
+    expect(op.scriptErrors()).toEqual([]);
+    const r = await put(op.url, "part", "events", [1, 2, 3].map((id) => JSON.stringify({ id, v: id * 2 })).join("\n"));
+    expect(r.status).toBe(200);
+    // a key named insert_timestamp is the user's own (kept as _insert_timestamp), not the partition's time
+    const own = await put(op.url, "part", "events", JSON.stringify({ id: 4, v: 8, insert_timestamp: "2001-01-01 00:00:00" }));
+    expect(own.status).toBe(200);
+    const today = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    const names = await partitions(op, "events");
+    expect(names).toHaveLength(1);
+    expect(names[0]!).toStartWith(`par_events_${today}`.slice(0, `par_events_`.length + 6)); // this month at least (a run across midnight)
+    expect(await scalar(op, "part", "select count(*) as n from events")).toBe(4);
+  });
+});

@@ -57,6 +57,8 @@ const ROWS_PER_INSERT = 250;
 /** Inserts `rows` into `table` of `db` (already inside a transaction), each tagged with `tsdId`. */
 export async function writeRows(db: Database, table: string, rows: DataRow[], tsdId: number, options: WriteOptions): Promise<Result<WriteReport>> {
   const groups = new Map<string, DataRow[]>();
+  /** The insert time of these rows (their insert_timestamp, and their partition when partitioned by it). */
+  const insertedAt = new Date();
   const rule = options.partition;
   let partitioned = false;
   if (rule) {
@@ -67,7 +69,8 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
   }
   if (partitioned && rule) {
     for (const [i, row] of rows.entries()) {
-      const t = timeOf(row[rule.column]);
+      // partitioned by insert_timestamp (the seeds' and the appliance's default): by the time of this insert
+      const t = rule.column === "insert_timestamp" ? insertedAt : timeOf(row[rule.column]);
       if (!t) return fail("bad_value", `row ${i + 1}: the partition column '${rule.column}' is missing or not a time`);
       const name = partitionName(table, rule, t);
       const g = groups.get(name);
@@ -110,7 +113,7 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
     const added = await addMissingColumns(db, partitioned ? table : physical, columns, keys, inferred, options.createTable, partitioned);
     if (!added.ok) return added;
     viewStale ||= added.value && partitioned;
-    const inserted = await insertGroup(db, physical, columns, keys, groupRows, tsdId);
+    const inserted = await insertGroup(db, physical, columns, keys, groupRows, tsdId, insertedAt);
     if (!inserted.ok) return inserted;
   }
   if (viewStale) {
@@ -169,12 +172,12 @@ async function addMissingColumns(
   return ok(true);
 }
 
-async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, allKeys: string[], rows: DataRow[], tsdId: number): Promise<Result<void>> {
+async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, allKeys: string[], rows: DataRow[], tsdId: number, at: Date): Promise<Result<void>> {
   const keys = allKeys.filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
   // one insert time and file id for the batch, bound once as ?1 and ?2 and repeated in
   // every row (cheaper than the column default evaluated per row, or binding them per row)
-  const insertedAt = new Date().toISOString().replace("T", " ").replace("Z", "");
+  const insertedAt = at.toISOString().replace("T", " ").replace("Z", "");
   // multi-row INSERTs of ROWS_PER_INSERT rows (the same statement text, so the engine's
   // statement cache hits), each under the bound-parameter limit
   const byParams = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, keys.length)));

@@ -332,7 +332,7 @@ class Operator implements NodeProcess {
   }
 
   status(): ProcessStatus {
-    return this.settings ? "Running" : "Not declared";
+    return this.settings && this.intake ? "Running" : "Not declared"; // (running once the journal is replayed)
   }
 
   details(): string {
