@@ -106,7 +106,7 @@ export class Intake {
     this.buffers = new StreamingBuffers(
       (dbms, table, units) => this.write(dbms, table, units),
       bufferThresholds(node),
-      () => node.processes.get("Streamer")?.status() === "Running",
+      () => this.streamerRuns(),
       (dbms, table, unit, outcome) => this.settled(dbms, table, unit, outcome),
     );
   }
@@ -318,8 +318,12 @@ export class Intake {
 
   /** Whether units for this table are journaled and acknowledged (a streamer runs, no write_immediate), or stored before the answer. */
   private journals(dbms: string, table: string): boolean {
-    const timed = this.node.processes.get("Streamer")?.status() === "Running";
-    return timed && !bufferThresholds(this.node).for(dbms, table).writeImmediate;
+    return this.streamerRuns() && !bufferThresholds(this.node).for(dbms, table).writeImmediate;
+  }
+
+  /** Whether buffers wait for their thresholds: a streamer runs (`run streamer`). */
+  private streamerRuns(): boolean {
+    return this.node.processes.get("Streamer")?.status() === "Running";
   }
 
   private get spoolDir(): string {
