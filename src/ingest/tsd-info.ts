@@ -3,12 +3,12 @@
  * `almgm.tsd_info`, the record of every stored file (or REST body), keyed by its hash:
  * claimed as `processing` before its rows are written, `stored` after they commit. A hash
  * already stored is a duplicate; one left `processing` by a crash is resolved by looking
- * for its rows (tagged with its file id) in the data table.
+ * for its rows (tagged with its file id) in the data table. The statements are drizzle's,
+ * built when the code is bundled (storage/fixed-sql.ts).
  */
-import { eq, sql } from "drizzle-orm";
-import type { Database, Engine } from "../storage/database.ts";
-import { builder, prepare, runQuery, runStatement } from "../storage/orm.ts";
-import { tsdInfoTables } from "../storage/schema.ts";
+import type { Database } from "../storage/database.ts";
+import { tsdInfoStatements } from "../storage/fixed-sql.ts" with { type: "macro" };
+import { runQuery, runStatement } from "../storage/orm.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 
 export const TSD_DBMS = "almgm";
@@ -31,33 +31,8 @@ export async function requireTsdInfo(db: Database | undefined): Promise<Result<D
   return exists.value ? ok(db) : fail("unavailable", `dbms '${db.name}' has no tsd_info table: 'create table tsd_info where dbms = ${db.name}'`);
 }
 
-/** The statements of claim and settle, built once per engine. */
-function buildStatements(engine: Engine) {
-  // the PostgreSQL table typed as the SQLite one: the same columns, only toSQL() is used
-  const t = engine === "sqlite" ? tsdInfoTables.sqlite : (tsdInfoTables.psql as unknown as typeof tsdInfoTables.sqlite);
-  const qb = builder(engine);
-  const p = (name: string) => sql.placeholder(name);
-  return {
-    top: prepare(qb.select({ top: sql<number>`max(${t.file_id})`.as("top") }).from(t)),
-    find: prepare(qb.select({ file_id: t.file_id, status: t.status, rows: t.rows }).from(t).where(eq(t.file_hash, p("hash")))),
-    insert: prepare(
-      qb.insert(t).values({
-        file_id: p("fileId"),
-        dbms_name: p("dbms"),
-        table_name: p("table"),
-        source: p("source"),
-        file_hash: p("hash"),
-        instructions: p("instructions"),
-        file_time: p("time"),
-        rows: 0,
-        status: "processing",
-      }),
-    ),
-    stored: prepare(qb.update(t).set({ status: "stored", rows: p("rows"), file_time: p("time") }).where(eq(t.file_id, p("fileId")))),
-    forget: prepare(qb.delete(t).where(eq(t.file_id, p("fileId")))),
-  };
-}
-const statements = { sqlite: buildStatements("sqlite"), psql: buildStatements("psql") };
+/** The statements of claim and settle, by engine. */
+const statements = tsdInfoStatements();
 
 /** Claims hashes in one transaction. */
 export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult[]>> {
@@ -67,13 +42,13 @@ export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult
     // cannot take the same file id
     const locked = await tx.lockWriters("tsd_info");
     if (!locked.ok) return locked;
-    const top = await runQuery(tx, s.top.with({}));
+    const top = await runQuery(tx, s.top);
     if (!top.ok) return top;
     let next = Number(top.value[0]?.top ?? 0) + 1;
     const time = new Date().toISOString();
     const out: ClaimResult[] = [];
     for (const c of claims) {
-      const found = await runQuery(tx, s.find.with({ hash: c.hash }));
+      const found = await runQuery(tx, s.find, { hash: c.hash });
       if (!found.ok) return found;
       const f = found.value[0];
       if (f) {
@@ -81,7 +56,7 @@ export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult
         continue;
       }
       const fileId = next++;
-      const r = await runStatement(tx, s.insert.with({ fileId, dbms: c.dbms, table: c.table, source: c.source, hash: c.hash, instructions: c.instructions, time }));
+      const r = await runStatement(tx, s.insert, { fileId, dbms: c.dbms, table: c.table, source: c.source, hash: c.hash, instructions: c.instructions, time });
       if (!r.ok) return r;
       out.push({ kind: "new", fileId });
     }
@@ -95,11 +70,11 @@ export function settle(db: Database, stored: Array<{ fileId: number; rows: numbe
   return db.transaction<void>(async (tx) => {
     const time = new Date().toISOString();
     for (const { fileId, rows } of stored) {
-      const r = await runStatement(tx, s.stored.with({ fileId, rows, time }));
+      const r = await runStatement(tx, s.stored, { fileId, rows, time });
       if (!r.ok) return r;
     }
     for (const fileId of failed) {
-      const r = await runStatement(tx, s.forget.with({ fileId }));
+      const r = await runStatement(tx, s.forget, { fileId });
       if (!r.ok) return r;
     }
     return ok(undefined);

@@ -2,12 +2,12 @@
  * @module metadata/master-ledger
  * The master's ledger table (`ledger` in the `blockchain` dbms): adding a policy once,
  * marking one deleted, and the changes after a change number, which is all a syncing node
- * asks for. Every change takes the next `seq`, inside one transaction.
+ * asks for. Every change takes the next `seq`, inside one transaction. The statements are
+ * drizzle's, built when the code is bundled (storage/fixed-sql.ts).
  */
-import { desc, eq, gt, sql } from "drizzle-orm";
 import type { Database, Row } from "../storage/database.ts";
-import { builder, runQuery, runStatement } from "../storage/orm.ts";
-import { ledgerTables } from "../storage/schema.ts";
+import { ledgerStatements } from "../storage/fixed-sql.ts" with { type: "macro" };
+import { runQuery, runStatement } from "../storage/orm.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { type Policy, body, policyType } from "./policy.ts";
 import { idOf } from "./local-copy.ts";
@@ -21,17 +21,14 @@ export interface LedgerChange {
 
 export const LEDGER_DBMS = "blockchain";
 
-function table(db: Database) {
-  return db.engine === "sqlite" ? ledgerTables.sqlite : (ledgerTables.psql as unknown as typeof ledgerTables.sqlite);
-}
+/** The ledger's statements, by engine. */
+const statements = ledgerStatements();
 
 async function nextSeq(tx: Database): Promise<Result<number>> {
-  const t = table(tx);
   // one writer at a time, so two masters' transactions cannot take the same seq
   const locked = await tx.lockWriters("ledger");
   if (!locked.ok) return locked;
-  // drizzle does not alias computed fields in its SQL text; name the column so the row has it
-  const r = await runQuery(tx, builder(tx.engine).select({ top: sql<number>`max(${t.seq})`.as("top") }).from(t));
+  const r = await runQuery(tx, statements[tx.engine].top);
   if (!r.ok) return r;
   return ok(Number(r.value[0]?.top ?? 0) + 1);
 }
@@ -48,10 +45,9 @@ export async function requireLedger(db: Database | undefined): Promise<Result<Da
 /** Adds a prepared policy; `inserted` is false when the ledger already has it. */
 export function insertPolicy(db: Database, policy: Policy, host: string): Promise<Result<{ inserted: boolean; seq: number }>> {
   const id = idOf(policy)!;
-  const t = table(db);
+  const s = statements[db.engine];
   return db.transaction<{ inserted: boolean; seq: number }>(async (tx) => {
-    const qb = builder(tx.engine);
-    const found = await runQuery(tx, qb.select({ seq: t.seq, status: t.status }).from(t).where(eq(t.policy_id, id)));
+    const found = await runQuery(tx, s.find, { id });
     if (!found.ok) return found;
     const existing = found.value[0];
     if (existing && existing.status === "active") return ok({ inserted: false, seq: Number(existing.seq) });
@@ -60,17 +56,14 @@ export function insertPolicy(db: Database, policy: Policy, host: string): Promis
     const attrs = body(policy);
     const row = {
       seq: seq.value,
-      policy_type: policyType(policy),
-      policy_id: id,
+      type: policyType(policy),
+      id,
       company: typeof attrs.company === "string" ? attrs.company : null,
       date: typeof attrs.date === "string" ? attrs.date : null,
       host,
-      status: "active",
       policy: JSON.stringify(policy),
     };
-    const written = existing
-      ? await runStatement(tx, qb.update(t).set({ seq: row.seq, status: "active", policy: row.policy, host }).where(eq(t.policy_id, id)))
-      : await runStatement(tx, qb.insert(t).values(row));
+    const written = await runStatement(tx, existing ? s.reactivate : s.insert, row);
     if (!written.ok) return written;
     return ok({ inserted: true, seq: seq.value });
   });
@@ -78,26 +71,24 @@ export function insertPolicy(db: Database, policy: Policy, host: string): Promis
 
 /** Marks a policy deleted (syncing nodes drop it); false when there is no such active policy. */
 export function deletePolicy(db: Database, id: string): Promise<Result<boolean>> {
-  const t = table(db);
+  const s = statements[db.engine];
   return db.transaction(async (tx) => {
-    const qb = builder(tx.engine);
-    const found = await runQuery(tx, qb.select({ status: t.status }).from(t).where(eq(t.policy_id, id)));
+    const found = await runQuery(tx, s.find, { id });
     if (!found.ok) return found;
     if (found.value[0]?.status !== "active") return ok(false);
     const seq = await nextSeq(tx);
     if (!seq.ok) return seq;
-    const r = await runStatement(tx, qb.update(t).set({ seq: seq.value, status: "deleted" }).where(eq(t.policy_id, id)));
+    const r = await runStatement(tx, s.markDeleted, { seq: seq.value, id });
     return r.ok ? ok(true) : r;
   });
 }
 
 /** The changes after `since`, oldest first, and the newest change number. */
 export async function changesSince(db: Database, since: number): Promise<Result<{ seq: number; changes: LedgerChange[] }>> {
-  const t = table(db);
-  const qb = builder(db.engine);
-  const rows = await runQuery(db, qb.select({ seq: t.seq, status: t.status, policy: t.policy }).from(t).where(gt(t.seq, since)).orderBy(t.seq));
+  const s = statements[db.engine];
+  const rows = await runQuery(db, s.since, { since });
   if (!rows.ok) return rows;
-  const top = await runQuery(db, qb.select({ seq: t.seq }).from(t).orderBy(desc(t.seq)).limit(1));
+  const top = await runQuery(db, s.newest);
   if (!top.ok) return top;
   const changes = rows.value.map((r: Row) => ({
     seq: Number(r.seq),

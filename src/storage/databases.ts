@@ -1,10 +1,11 @@
 /**
  * @module storage/databases
- * The logical databases a node has connected (`connect dbms`), by name.
+ * The logical databases a node has connected (`connect dbms`), by name. The PostgreSQL
+ * side (the `postgres` driver, with node:net, node:tls, ...) loads on the first
+ * `connect dbms ... where type = psql`, so a SQLite node never carries it.
  */
 import { type Result, fail, ok } from "../util/result.ts";
 import type { ConnectOptions, Database } from "./database.ts";
-import { PostgresDatabase } from "./postgres.ts";
 import { SqliteDatabase } from "./sqlite.ts";
 
 export class Databases {
@@ -34,7 +35,7 @@ export class Databases {
     const pending = this.connecting.get(key);
     if (pending) return pending;
     const opening = (async (): Promise<Result<Database>> => {
-      const opened = options.engine === "sqlite" ? SqliteDatabase.open(options) : await PostgresDatabase.open(options);
+      const opened = options.engine === "sqlite" ? SqliteDatabase.open(options) : await (await import("./postgres.ts")).PostgresDatabase.open(options);
       if (opened.ok) this.byName.set(key, opened.value);
       return opened;
     })();

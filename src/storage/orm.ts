@@ -1,48 +1,30 @@
 /**
  * @module storage/orm
- * drizzle-orm query building for the fixed tables. Queries are built with drizzle's
- * connection-less builders and run through the storage interface (`Database.query/exec`),
- * so one query text per engine, one transaction model, one error model.
+ * Running the fixed tables' statements. Their text is built with drizzle-orm from the one
+ * declaration of each table when the code is bundled (storage/fixed-sql.ts, a Bun macro),
+ * and runs here through the storage interface (`Database.query/exec`), so one query text
+ * per engine, one transaction model, one error model, and no drizzle at run time.
  */
-import { drizzle as pgDrizzle } from "drizzle-orm/postgres-js";
-import { drizzle as sqliteDrizzle } from "drizzle-orm/bun-sqlite";
-import { fillPlaceholders } from "drizzle-orm";
-import type { Database, Engine, Row } from "./database.ts";
+import type { Database, Row } from "./database.ts";
 import type { Result } from "../util/result.ts";
 
-const sqliteBuilder = sqliteDrizzle.mock();
-const pgBuilder = pgDrizzle.mock();
+/** A parameter of a statement: a value bound per call (by name), or one fixed in the text. */
+export type SqlParam = { name: string } | { value: string | number | boolean | null };
 
-/**
- * The query builder for an engine. The PostgreSQL builder is typed as the SQLite one: for
- * the select / insert / update / delete queries built here both have the same surface, and
- * only `toSQL()` of the result is used.
- */
-export function builder(engine: Engine): typeof sqliteBuilder {
-  return engine === "sqlite" ? sqliteBuilder : (pgBuilder as unknown as typeof sqliteBuilder);
+/** A statement's text and the layout of its parameters, as storage/fixed-sql.ts built it. */
+export interface SqlText {
+  sql: string;
+  params: SqlParam[];
 }
 
-/** A built query: anything with drizzle's `toSQL()`. */
-interface Built {
-  toSQL(): { sql: string; params: unknown[] };
+function bind(s: SqlText, values: Record<string, unknown>): unknown[] {
+  return s.params.map((p) => ("name" in p ? values[p.name] : p.value));
 }
 
-export function runQuery(db: Database, q: Built): Promise<Result<Row[]>> {
-  const { sql, params } = q.toSQL();
-  return db.query(sql, params);
+export function runQuery(db: Database, s: SqlText, values: Record<string, unknown> = {}): Promise<Result<Row[]>> {
+  return db.query(s.sql, bind(s, values));
 }
 
-export function runStatement(db: Database, q: Built): Promise<Result<{ changes: number }>> {
-  const { sql, params } = q.toSQL();
-  return db.exec(sql, params);
-}
-
-/**
- * A query built once with drizzle placeholders (`sql.placeholder("name")`), for the hot
- * paths that run the same statement for every unit of data: building it each time cost
- * more than running it. `with(values)` gives a query for runQuery / runStatement.
- */
-export function prepare(q: Built): { with(values: Record<string, unknown>): Built } {
-  const { sql, params } = q.toSQL();
-  return { with: (values) => ({ toSQL: () => ({ sql, params: fillPlaceholders(params, values) }) }) };
+export function runStatement(db: Database, s: SqlText, values: Record<string, unknown> = {}): Promise<Result<{ changes: number }>> {
+  return db.exec(s.sql, bind(s, values));
 }

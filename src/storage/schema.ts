@@ -2,11 +2,10 @@
  * @module storage/schema
  * The node's fixed tables (the `ledger` of the metadata, later `tsd_info`), each declared
  * once. From one declaration come the CREATE statements for SQLite and PostgreSQL and the
- * drizzle-orm table objects that build typed queries (`storage/orm.ts` runs them through
- * the storage interface, so transactions work the same on both engines).
+ * drizzle-orm table objects whose statements are built when the code is bundled
+ * (storage/fixed-sql.ts; `storage/orm.ts` runs them through the storage interface, so
+ * transactions work the same on both engines). This module itself needs no drizzle.
  */
-import { bigint as pgBigint, index as pgIndex, pgTable, text as pgText } from "drizzle-orm/pg-core";
-import { index as sqliteIndex, integer as sqliteInteger, sqliteTable, text as sqliteText } from "drizzle-orm/sqlite-core";
 import type { Engine } from "./database.ts";
 
 type ColumnKind = "int" | "text";
@@ -78,34 +77,6 @@ export type RowOf<C extends Record<string, ColumnDecl>> = {
   [K in keyof C]: C[K]["kind"] extends "int" ? number : C[K]["notNull"] extends true ? string : string | null;
 };
 
-/** The drizzle table of a declaration for SQLite (columns built from the declaration). */
-export function sqliteTableOf<C extends Record<string, ColumnDecl>>(t: TableDecl<C>) {
-  const columns = Object.fromEntries(
-    Object.entries(t.columns).map(([name, d]) => {
-      let b = d.kind === "int" ? sqliteInteger(name) : sqliteText(name);
-      if (d.notNull) b = b.notNull() as typeof b;
-      if (d.unique) b = b.unique() as typeof b;
-      return [name, b];
-    }),
-  ) as Record<keyof C & string, ReturnType<typeof sqliteText>>;
-  return sqliteTable(t.name, columns, (tbl) => t.indexes.map((i) => sqliteIndex(`${t.name}_${i}_idx`).on(tbl[i])));
-}
-
-/** The drizzle table of a declaration for PostgreSQL. */
-export function pgTableOf<C extends Record<string, ColumnDecl>>(t: TableDecl<C>) {
-  const columns = Object.fromEntries(
-    Object.entries(t.columns).map(([name, d]) => {
-      let b = d.kind === "int" ? pgBigint(name, { mode: "number" }) : pgText(name);
-      if (d.notNull) b = b.notNull() as typeof b;
-      if (d.unique) b = b.unique() as typeof b;
-      return [name, b];
-    }),
-  ) as Record<keyof C & string, ReturnType<typeof pgText>>;
-  return pgTable(t.name, columns, (tbl) => t.indexes.map((i) => pgIndex(`${t.name}_${i}_idx`).on(tbl[i])));
-}
-
 export type LedgerRow = RowOf<typeof LEDGER.columns>;
-export const ledgerTables = { sqlite: sqliteTableOf(LEDGER), psql: pgTableOf(LEDGER) };
 
 export type TsdInfoRow = RowOf<typeof TSD_INFO.columns>;
-export const tsdInfoTables = { sqlite: sqliteTableOf(TSD_INFO), psql: pgTableOf(TSD_INFO) };
