@@ -5,7 +5,7 @@
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { GroupCommit } from "../util/group-commit.ts";
 import { type Result, fail, ok } from "../util/result.ts";
@@ -144,23 +144,24 @@ export class SqliteDatabase implements Database {
   }
 
   /** Syncs the write-ahead log (every commit so far is in it), one sync for all who asked meanwhile. */
+  /** The write-ahead log, kept open for its syncs (SQLite removes it only when the connection closes). */
+  private wal?: FileHandle;
   private readonly logSync = new GroupCommit(async (): Promise<Result<void>> => {
     if (this.path === ":memory:") return ok(undefined);
-    let log: Awaited<ReturnType<typeof open>>;
     try {
-      log = await open(`${this.path}-wal`, "r");
+      this.wal ??= await open(`${this.path}-wal`, "r");
     } catch (e) {
       // no log: nothing was written since the last checkpoint, which synced the file itself
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return ok(undefined);
       return sqliteError(this.name, e);
     }
     try {
-      await log.datasync();
+      await this.wal.datasync();
       return ok(undefined);
     } catch (e) {
+      await this.wal.close().catch(() => {});
+      this.wal = undefined; // opened again by the next sync
       return sqliteError(this.name, e);
-    } finally {
-      await log.close();
     }
   });
 
@@ -188,6 +189,8 @@ export class SqliteDatabase implements Database {
 
   async close(): Promise<void> {
     await this.queue;
+    await this.wal?.close().catch(() => {});
+    this.wal = undefined;
     this.handle.close();
   }
 }
