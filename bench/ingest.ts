@@ -24,7 +24,7 @@ import postgres from "postgres";
 import { type ColumnType, createTableSql, indexSql } from "../src/ingest/columns.ts";
 import { freePort } from "../test/support/node-process.ts";
 import { PostgresServer } from "../test/support/postgres.ts";
-import { loadAverage, osName } from "./lib/node.ts";
+import { loadAverage, nodeCommand, osName, rowCount } from "./lib/node.ts";
 import { report } from "./lib/report.ts";
 
 const root = join(import.meta.dir, "..");
@@ -81,24 +81,6 @@ async function startNode(home: string, dbLine: string): Promise<{ url: string; s
   };
 }
 
-async function command(url: string, cmd: string): Promise<string> {
-  const r = await fetch(url, { headers: { command: cmd } });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${cmd}: ${text}`);
-  return text;
-}
-
-/** Rows in a table (0 while the operator has not created it yet). */
-async function count(url: string, dbms: string, table: string): Promise<number> {
-  const r = await fetch(url, { headers: { command: `sql ${dbms} format = json and stat = false "select count(*) as n from ${table}"` } });
-  const text = await r.text();
-  if (!r.ok) {
-    if (text.includes("no such table") || text.includes("does not exist")) return 0;
-    throw new Error(`count of ${table}: ${text}`);
-  }
-  return Number((JSON.parse(text) as { Query: Array<{ n: number }> }).Query[0]?.n ?? 0);
-}
-
 async function putAll(url: string, dbms: string, table: string): Promise<number> {
   const t0 = performance.now();
   let next = 0;
@@ -135,13 +117,13 @@ async function filesAll(url: string, home: string, dbms: string, table: string):
   // the operator's own counter (a count(*) every few ms would compete with the inserts)
   while ((await storedRows(url, dbms, table)) < ROWS) await Bun.sleep(20);
   const ms = performance.now() - t0;
-  if ((await count(url, dbms, table)) !== ROWS) throw new Error(`${dbms}.${table}: the table does not hold the ${ROWS} rows of the files`);
+  if ((await rowCount(url, dbms, table)) !== ROWS) throw new Error(`${dbms}.${table}: the table does not hold the ${ROWS} rows of the files`);
   return ms;
 }
 
 /** Rows the operator has stored into a table (`get operator where format = json`). */
 async function storedRows(url: string, dbms: string, table: string): Promise<number> {
-  const info = JSON.parse(await command(url, "get operator where format = json")) as { tables?: Record<string, { rows: number }> };
+  const info = JSON.parse(await nodeCommand(url, "get operator where format = json")) as { tables?: Record<string, { rows: number }> };
   return info.tables?.[`${dbms}.${table}`]?.rows ?? 0;
 }
 
@@ -252,7 +234,7 @@ async function measure(engine: string, dbLine: string, base: { shaped: number; p
   try {
     const putMs = await median(async (run) => {
       const ms = await putAll(node.url, "bench", `put_rows_${run}`);
-      if ((await count(node.url, "bench", `put_rows_${run}`)) !== ROWS) throw new Error(`${engine}: PUT rows missing`);
+      if ((await rowCount(node.url, "bench", `put_rows_${run}`)) !== ROWS) throw new Error(`${engine}: PUT rows missing`);
       return ms;
     });
     const fileMs = await median((run) => filesAll(node.url, home, "bench", `file_rows_${run}`));
@@ -261,7 +243,7 @@ async function measure(engine: string, dbLine: string, base: { shaped: number; p
     if (engine === "SQLite") {
       const serialMs = await median(async (run) => {
         const ms = await putSerial(node.url, "bench", `serial_rows_${run}`);
-        if ((await count(node.url, "bench", `serial_rows_${run}`)) !== ROWS) throw new Error(`${engine}: serial PUT rows missing`);
+        if ((await rowCount(node.url, "bench", `serial_rows_${run}`)) !== ROWS) throw new Error(`${engine}: serial PUT rows missing`);
         return ms;
       });
       const shaped = await median((run) => serialBaseline(true, false, run));
