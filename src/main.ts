@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case "plan":
     case "check": {
       const file = roleFilePath(i.config);
-      const checked = checkRole(file);
+      const checked = await checkRole(file);
       if (!checked.ok) {
         for (const p of checked.problems ?? [checked.error.message]) process.stderr.write(`${p}\n`);
         return 2;

@@ -33,7 +33,7 @@ export async function start(options: { config?: string; script?: string; set: Re
   const roleFile = roleFilePath(options.config);
   let role: { file: string; script: string } | undefined;
   if (roleFile || !options.script) {
-    const checked = checkRole(roleFile);
+    const checked = await checkRole(roleFile);
     if (!checked.ok) {
       process.stderr.write(`${checked.error.message}\n`);
       return 2;

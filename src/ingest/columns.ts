@@ -9,7 +9,6 @@
  * PostgreSQL BIGINT): beyond 2^53 they come as bigint, and a value is refused rather than
  * rounded into a column that cannot hold it.
  */
-import { createHash } from "node:crypto";
 import { type Database, type Engine, quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
@@ -114,7 +113,7 @@ export function createTableSql(engine: Engine, table: string, columns: Map<strin
 /** The tsd_id index of a table; its name kept within PostgreSQL's 63 characters, unlike any table's. */
 export function indexSql(table: string): string {
   let name = `${table}_tsd_id_idx`;
-  if (name.length > 63) name = `${table.slice(0, 43)}_${createHash("md5").update(table).digest("hex").slice(0, 8)}_tsd_id_idx`;
+  if (name.length > 63) name = `${table.slice(0, 43)}_${new Bun.CryptoHasher("md5").update(table).digest("hex").slice(0, 8)}_tsd_id_idx`;
   return `CREATE INDEX IF NOT EXISTS ${quoteName(name)} ON ${quoteName(table)} (tsd_id)`;
 }
 

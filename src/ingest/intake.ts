@@ -15,7 +15,6 @@
  * reason beside it; nothing acknowledged is dropped. Outcomes go to whoever listens
  * (the operator's statistics); the intake never calls into a process.
  */
-import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -74,7 +73,7 @@ interface TableCounts {
 
 /** The tsd_info hash of data: its dbms.table and its text, so a file and a PUT of the same data agree. */
 export function dataHash(dbms: string, table: string, text: string): string {
-  return createHash("md5").update(hashPrefix(dbms, table)).update(text).digest("hex");
+  return new Bun.CryptoHasher("md5").update(hashPrefix(dbms, table)).update(text).digest("hex");
 }
 
 /** What the hash of a unit's data begins with: its dbms.table. */

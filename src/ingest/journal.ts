@@ -14,7 +14,6 @@
  */
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { GroupCommit } from "../util/group-commit.ts";
 import type { ColumnType } from "./columns.ts";
 import type { SpooledRows } from "./spool.ts";
@@ -60,7 +59,8 @@ const ROTATE_DONE_BYTES = 1024 * 1024;
 const IDLE_ROTATE_MS = 5_000;
 const HEADER = 8;
 
-const syncFd = promisify(fdatasync);
+/** fdatasync off the event loop's thread. */
+const syncFd = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
 export interface JournalStatus {
   bytes: number;

@@ -13,7 +13,6 @@
  * the whole name. The name depends on the key alone: the same on every PUT, after a restart,
  * on SQLite as on PostgreSQL. Two keys of one row with the same name are a 400 naming both.
  */
-import { createHash } from "node:crypto";
 import { type Result, fail, ok } from "../util/result.ts";
 import { BOOKKEEPING } from "./columns.ts";
 
@@ -64,7 +63,7 @@ function shortened(name: string): string {
     bytes += n;
     end += ch.length;
   }
-  return `${name.slice(0, end)}_${createHash("md5").update(name).digest("hex").slice(0, 8)}`;
+  return `${name.slice(0, end)}_${new Bun.CryptoHasher("md5").update(name).digest("hex").slice(0, 8)}`;
 }
 
 /** A key as shown in a message (a key that is not Unicode text in its JSON form). */

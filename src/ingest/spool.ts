@@ -9,7 +9,6 @@
  *
  * A spool file is a sequence of `u32 length | JSON array text of rows` frames.
  */
-import { createHash } from "node:crypto";
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { diskReason, syncDirectory } from "../util/disk.ts";
@@ -49,7 +48,7 @@ export async function spoolBody(
   } catch (e) {
     return fail("io", `cannot spool the body in ${dir}: ${diskReason(e)}`);
   }
-  const hash = createHash("md5").update(hashPrefix);
+  const hash = new Bun.CryptoHasher("md5").update(hashPrefix);
   const types = new Map<string, ColumnType>();
   const chunks: string[] = [];
   const splitter = new RowSplitter((text) => chunks.push(text));

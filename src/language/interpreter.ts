@@ -190,6 +190,9 @@ export async function runScript(
       }
       report.statements++;
       step = await runText(item.text, ctx);
+      // a turn of the event loop between lines: a server a line started answers at once
+      // (a start-up script's first /health), not when the whole script is done
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (!step.result.ok) {
         report.errors++;
         onError(`${file}:${item.line}`, step.result.error.message);

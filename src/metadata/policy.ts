@@ -4,7 +4,6 @@
  * Validation per type, the deterministic id (md5 of the content in canonical form, so the
  * same declaration has the same id on every node), and `prepare` (id and date added).
  */
-import { createHash } from "node:crypto";
 import { type Result, fail, ok } from "../util/result.ts";
 import { closest } from "../util/similar.ts";
 
@@ -102,7 +101,7 @@ export function canonicalJson(v: unknown): string {
 export function policyId(p: Policy): string {
   const type = policyType(p);
   const content = Object.fromEntries(Object.entries(body(p)).filter(([k]) => !NOT_CONTENT.has(k)));
-  return createHash("md5").update(canonicalJson({ [type]: content })).digest("hex");
+  return new Bun.CryptoHasher("md5").update(canonicalJson({ [type]: content })).digest("hex");
 }
 
 /** Validates and completes a policy: `id` from its content, `date` (kept when present), `ledger`. */

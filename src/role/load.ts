@@ -1,14 +1,13 @@
 /**
  * @module role/load
- * Reading a role file: YAML to checked values, with every problem reported as
- * `FILE:LINE:COL key: message` (unknown keys with the closest known one, wrong types,
- * fields a role needs). Environment variables of the EdgeLake deployment files override
- * the file; defaults fill the rest.
+ * Checking a role file's values: each against its field (`checkScalar`), then the
+ * environment variables of the EdgeLake deployment files over the file, defaults for the
+ * rest, and the fields a role needs (`finishRole`). Every problem is reported as
+ * `FILE:LINE:COL key: message`. Reading the YAML itself is role/yaml.ts (loaded only for a
+ * role file: the embedded default's values are read when the executable is built).
  */
-import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseDocument } from "yaml";
 import { closest } from "../util/similar.ts";
-import { FIELDS, type Field, ROLES, type Role, SECTIONS } from "./schema.ts";
+import { FIELDS, type Field, ROLES, type Role } from "./schema.ts";
 
 export interface Problem {
   line: number;
@@ -37,7 +36,7 @@ export function formatProblem(file: string, p: Problem): string {
   return `${file}:${p.line}:${p.col} ${p.key}: ${p.message}`;
 }
 
-function checkScalar(field: Field, raw: unknown): { value?: Value; error?: string } {
+export function checkScalar(field: Field, raw: unknown): { value?: Value; error?: string } {
   switch (field.type) {
     case "string":
       if (typeof raw === "string" || typeof raw === "number") {
@@ -73,60 +72,19 @@ function checkScalar(field: Field, raw: unknown): { value?: Value; error?: strin
   }
 }
 
-const describe = (v: unknown) => (v === null ? "nothing" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a section" : `'${String(v)}'`);
+export const describe = (v: unknown) => (v === null ? "nothing" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a section" : `'${String(v)}'`);
 
-/** Checks YAML text; returns the config or every problem found. */
-export function checkRoleText(text: string, file: string, env: Record<string, string | undefined> = process.env): { config?: RoleConfig; problems: Problem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const problems: Problem[] = [];
-  const at = (node: YamlNode | null | undefined) => lines.linePos(node?.range?.[0] ?? 0);
-  for (const e of doc.errors) {
-    const pos = lines.linePos(e.pos[0]);
-    problems.push({ line: pos.line, col: pos.col, key: "yaml", message: e.message.split("\n")[0]! });
-  }
-  if (problems.length > 0) return { problems };
-  const values = new Map<string, Value>();
+/** A role's values from its file (before the environment and defaults), with the problems found reading them. */
+export interface FileValues {
+  values: Array<[string, Value]>;
+  problems: Problem[];
+}
 
-  function walk(node: YamlNode | null, prefix: string): void {
-    if (!isMap(node)) {
-      const pos = at(node);
-      problems.push({ line: pos.line, col: pos.col, key: prefix || "(file)", message: `expected a section of keys, got ${describe(node?.toJSON())}` });
-      return;
-    }
-    for (const pair of node.items) {
-      const keyNode = pair.key as YamlNode;
-      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-      const path = prefix ? `${prefix}.${key}` : key;
-      const pos = at(keyNode);
-      const field = FIELDS[path];
-      const valueNode = pair.value as YamlNode | null;
-      if (!field && SECTIONS.has(path)) {
-        walk(valueNode, path);
-        continue;
-      }
-      if (!field) {
-        const siblings = [...Object.keys(FIELDS), ...SECTIONS].filter((p) => p.split(".").slice(0, -1).join(".") === prefix).map((p) => p.split(".").pop()!);
-        const near = closest(key, siblings, 1);
-        problems.push({ line: pos.line, col: pos.col, key: path, message: `unknown key${near.length ? `; did you mean '${near[0]}'?` : ""}` });
-        continue;
-      }
-      const raw = valueNode?.toJSON();
-      if (raw === null || raw === undefined) continue; // `key:` with no value keeps the default
-      if (field.type === "topics") {
-        const topics = checkTopics(valueNode, path, at);
-        problems.push(...topics.problems);
-        if (topics.value) values.set(path, topics.value);
-        continue;
-      }
-      const checked = checkScalar(field, raw);
-      const vpos = at(valueNode);
-      if (checked.error) problems.push({ line: vpos.line, col: vpos.col, key: path, message: checked.error });
-      else values.set(path, checked.value!);
-    }
-  }
-  if (doc.contents) walk(doc.contents as YamlNode, "");
-
+/** The environment over the file's values, defaults for the rest, and what a role needs; the config or every problem. */
+export function finishRole(read: FileValues, file: string, env: Record<string, string | undefined> = process.env): { config?: RoleConfig; problems: Problem[] } {
+  const problems = [...read.problems];
+  if (problems.some((p) => p.key === "yaml")) return { problems };
+  const values = new Map<string, Value>(read.values);
   // the environment overrides the file
   for (const [path, field] of Object.entries(FIELDS)) {
     const v = field.env ? env[field.env] : undefined;
@@ -152,41 +110,3 @@ export function checkRoleText(text: string, file: string, env: Record<string, st
   return { config: { file, roles, values }, problems };
 }
 
-function checkTopics(node: YamlNode | null, path: string, at: (n: YamlNode | null | undefined) => { line: number; col: number }): { value?: MqttTopic[]; problems: Problem[] } {
-  const problems: Problem[] = [];
-  if (!isSeq(node)) {
-    const pos = at(node);
-    return { problems: [{ line: pos.line, col: pos.col, key: path, message: "expected a list of topics" }] };
-  }
-  const topics: MqttTopic[] = [];
-  node.items.forEach((item, i) => {
-    const pos = at(item as YamlNode);
-    const t = (item as YamlNode).toJSON() as Record<string, unknown> | null;
-    const key = `${path}[${i}]`;
-    if (!t || typeof t !== "object" || Array.isArray(t)) {
-      problems.push({ line: pos.line, col: pos.col, key, message: "expected {name, dbms, table, columns}" });
-      return;
-    }
-    const unknown = Object.keys(t).find((k) => !["name", "dbms", "table", "columns"].includes(k));
-    if (unknown) problems.push({ line: pos.line, col: pos.col, key: `${key}.${unknown}`, message: `unknown key; a topic has name, dbms, table, columns` });
-    for (const need of ["name", "dbms", "table"]) {
-      if (typeof t[need] !== "string") problems.push({ line: pos.line, col: pos.col, key: `${key}.${need}`, message: "missing: a topic needs it" });
-    }
-    const columns = (t.columns ?? {}) as Record<string, unknown>;
-    if (typeof columns !== "object" || Array.isArray(columns)) problems.push({ line: pos.line, col: pos.col, key: `${key}.columns`, message: "expected column: '[json][path]' pairs" });
-    topics.push({ name: String(t.name), dbms: String(t.dbms), table: String(t.table), columns: Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, String(v)])) });
-  });
-  return { value: topics, problems };
-}
-
-/** Reads and checks a role file. */
-export function loadRoleFile(file: string, env: Record<string, string | undefined> = process.env): { config?: RoleConfig; problems: Problem[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { problems: [{ line: 0, col: 0, key: "file", message: code === "ENOENT" ? "no such file" : String(e) }] };
-  }
-  return checkRoleText(text, file, env);
-}

@@ -6,9 +6,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { type Result, fail, ok } from "../util/result.ts";
-import { DEFAULT_ROLE, DEFAULT_ROLE_FILE } from "./default.ts";
+import { DEFAULT_ROLE_FILE } from "./default.ts";
+import { DEFAULT_VALUES } from "./default-values.ts";
 import { expandRole } from "./expand.ts";
-import { type RoleConfig, checkRoleText, formatProblem, loadRoleFile } from "./load.ts";
+import { type RoleConfig, finishRole, formatProblem } from "./load.ts";
 
 export const SYSTEM_ROLE_FILE = "/etc/anylog/node.yaml";
 
@@ -19,9 +20,12 @@ export function roleFilePath(config: string | undefined, env: Record<string, str
   return existsSync(SYSTEM_ROLE_FILE) ? SYSTEM_ROLE_FILE : undefined;
 }
 
-/** Checks a role file (or the embedded default); problems come as FILE:LINE:COL key: message lines. */
-export function checkRole(file: string | undefined, env: Record<string, string | undefined> = process.env): Result<RoleConfig> & { problems?: string[] } {
-  const r = file ? loadRoleFile(file, env) : checkRoleText(DEFAULT_ROLE, DEFAULT_ROLE_FILE, env);
+/**
+ * Checks a role file (or the embedded default); problems come as FILE:LINE:COL key: message
+ * lines. The YAML library is loaded only for a role file (the default's values are built in).
+ */
+export async function checkRole(file: string | undefined, env: Record<string, string | undefined> = process.env): Promise<Result<RoleConfig> & { problems?: string[] }> {
+  const r = file ? (await import("./yaml.ts")).loadRoleFile(file, env) : finishRole(DEFAULT_VALUES, DEFAULT_ROLE_FILE, env);
   const name = file ?? DEFAULT_ROLE_FILE;
   if (!r.config) {
     const problems = r.problems.map((p) => formatProblem(name, p));
