@@ -1,9 +1,52 @@
 /**
  * @module cli/args
  * The executable's command line (INTERFACE §1), parsed into one typed value per call.
+ * Options are `--name value` or `--name=value` (node:util's parseArgs would do, but loading
+ * node:util costs a running node ~7 MiB of RSS for a few lines of parsing).
  */
-import { parseArgs } from "node:util";
 import { type Result, fail, ok } from "../util/result.ts";
+
+type OptionKind = "string" | "strings" | "boolean";
+
+interface Parsed {
+  values: Record<string, string | string[] | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Parses `args` against `options`; an unknown option, or one without its value, is an error naming it. */
+function parseOptions(args: string[], options: Record<string, OptionKind>, allowPositionals = false): Result<Parsed> {
+  const values: Parsed["values"] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      if (!allowPositionals && i + 1 < args.length) return fail("bad_option", `unexpected argument '${args[i + 1]}'`);
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--") || arg === "--") {
+      if (!allowPositionals) return fail("bad_option", `unexpected argument '${arg}'`);
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const kind = options[name];
+    if (!kind) return fail("bad_option", `unknown option '--${name}'${Object.keys(options).length ? ` (options: ${Object.keys(options).map((o) => `--${o}`).join(", ")})` : ""}`);
+    if (kind === "boolean") {
+      if (eq >= 0) return fail("bad_option", `option '--${name}' takes no value`);
+      values[name] = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1]!.startsWith("--")) value = args[++i];
+    if (value === undefined) return fail("bad_option", `option '--${name} <value>' is missing its value`);
+    if (kind === "strings") values[name] = [...((values[name] as string[] | undefined) ?? []), value];
+    else values[name] = value;
+  }
+  return ok({ values, positionals });
+}
 
 export type Invocation =
   | { call: "start"; config?: string; script?: string; set: Record<string, string> }
@@ -26,11 +69,9 @@ export function parseInvocation(argv: string[]): Result<Invocation> {
   try {
     switch (call) {
       case "start": {
-        const { values } = parseArgs({
-          args: rest,
-          options: { config: { type: "string" }, script: { type: "string" }, set: { type: "string", multiple: true } },
-          strict: true,
-        });
+        const parsed = parseOptions(rest, { config: "string", script: "string", set: "strings" });
+        if (!parsed.ok) return parsed;
+        const values = parsed.value.values as { config?: string; script?: string; set?: string[] };
         const set: Record<string, string> = {};
         for (const kv of values.set ?? []) {
           const at = kv.indexOf("=");
@@ -41,16 +82,15 @@ export function parseInvocation(argv: string[]): Result<Invocation> {
       }
       case "plan":
       case "check": {
-        const { values } = parseArgs({ args: rest, options: { config: { type: "string" } }, strict: true });
-        return ok({ call, config: values.config });
+        const parsed = parseOptions(rest, { config: "string" });
+        if (!parsed.ok) return parsed;
+        return ok({ call, config: parsed.value.values.config as string | undefined });
       }
       case "cmd": {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          options: { node: { type: "string" }, post: { type: "boolean" } },
-          strict: true,
-          allowPositionals: true,
-        });
+        const parsed = parseOptions(rest, { node: "string", post: "boolean" }, true);
+        if (!parsed.ok) return parsed;
+        const { positionals } = parsed.value;
+        const values = parsed.value.values as { node?: string; post?: boolean };
         if (positionals.length === 0) return fail("syntax", "anylog cmd needs a command, e.g. anylog cmd get status");
         return ok({ call, node: values.node ?? "127.0.0.1:32049", post: values.post ?? false, command: positionals.join(" ") });
       }

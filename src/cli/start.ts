@@ -118,6 +118,7 @@ export async function start(options: { config?: string; script?: string; set: Re
     // start-up's code runs once (role expansion, YAML, module bodies): when the node is next
     // idle, JavaScriptCore drops compiled code no one runs and returns free pages (about 6 MiB
     // of the default node's idle RSS; bench/startup.ts)
+    Bun.gc(true);
     Bun.shrink();
     if (process.stdin.isTTY) await console_(node);
   }

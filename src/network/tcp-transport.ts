@@ -2,9 +2,10 @@
  * @module network/tcp-transport
  * The framed TCP transport: one reused connection per peer, many requests in flight on it
  * (correlated by id), a timeout per request, and a server that runs requests concurrently
- * and answers each on the connection it came from.
+ * and answers each on the connection it came from. Built on Bun's own sockets
+ * (`Bun.listen`, `Bun.connect`): node:net and its streams cost the node ~5 MiB of RSS.
  */
-import { type Server, type Socket, createConnection, createServer } from "node:net";
+import type { Socket, TCPSocketListener } from "bun";
 import type { Reply } from "../commands/spec.ts";
 import { logger } from "../util/log.ts";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
@@ -26,54 +27,127 @@ export function splitAddress(address: string): { host: string; port: number } | 
   return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined;
 }
 
+/**
+ * What a socket has not taken yet: Bun's `write` takes what the kernel buffer holds and
+ * says how much; the rest is written when the socket drains. `end` sends FIN after it.
+ */
+class Outbox {
+  private queue: Uint8Array[] = [];
+  private ending = false;
+  closed = false;
+
+  constructor(private readonly socket: Socket<unknown>) {}
+
+  write(bytes: Uint8Array): void {
+    if (this.closed || this.ending) return;
+    if (this.queue.length > 0) {
+      this.queue.push(bytes);
+      return;
+    }
+    const n = Math.max(0, this.socket.write(bytes));
+    if (n < bytes.length) this.queue.push(bytes.subarray(n));
+  }
+
+  /** The socket can take more: what waits goes now. */
+  drain(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const head = this.queue[0]!;
+      const n = Math.max(0, this.socket.write(head));
+      if (n < head.length) {
+        this.queue[0] = head.subarray(n);
+        return;
+      }
+      this.queue.shift();
+    }
+    if (this.ending && this.queue.length === 0 && !this.closed) this.socket.end();
+  }
+
+  /** Sends what waits, then FIN. */
+  end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.drain();
+  }
+
+  get ended(): boolean {
+    return this.closed || this.ending;
+  }
+}
+
+interface ClientSide {
+  decoder: FrameDecoder;
+  out?: Outbox;
+  conn?: PeerConnection;
+}
+
 /** One outgoing connection to a peer, shared by all requests to it. */
 class PeerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private readonly out: Outbox;
 
   private constructor(
     readonly peer: string,
-    private readonly socket: Socket,
+    private readonly socket: Socket<ClientSide>,
   ) {
-    const decoder = new FrameDecoder();
-    socket.on("data", (chunk: Buffer) => {
-      const frames = decoder.push(chunk);
-      if (!frames.ok) {
-        this.failAll("peer_failed", `${peer} sent a bad message: ${frames.error.message}`);
-        socket.destroy();
-        return;
-      }
-      for (const f of frames.value) this.settle(f);
-    });
-    socket.on("error", (e) => this.failAll("peer_failed", `connection to ${peer} failed: ${e.message}`));
-    socket.on("close", () => this.failAll("peer_failed", `${peer} closed the connection before answering`));
+    this.out = new Outbox(socket as Socket<unknown>);
+    socket.data.out = this.out;
+    socket.data.conn = this;
   }
 
   static open(peer: string, timeoutMs: number): Promise<Result<PeerConnection>> {
     const addr = splitAddress(peer);
     if (!addr) return Promise.resolve(fail("bad_value", `'${peer}' is not a peer address (expected ip:port)`));
     return new Promise((resolve) => {
-      const socket = createConnection({ host: addr.host, port: addr.port });
-      socket.setNoDelay(true);
+      let settled = false;
       const timer = setTimeout(() => {
-        socket.destroy();
+        settled = true;
         resolve(fail("timeout", `${peer} did not accept a connection within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        resolve(ok(new PeerConnection(peer, socket)));
-      });
-      socket.once("error", (e: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const why = e.code === "ECONNREFUSED" ? "connection refused (is its TCP server running?)" : e.message;
-        resolve(fail("peer_failed", `cannot reach ${peer}: ${why}`));
-      });
+      Bun.connect<ClientSide>({
+        hostname: addr.host,
+        port: addr.port,
+        data: { decoder: new FrameDecoder() },
+        socket: {
+          data(socket, chunk) {
+            const c = socket.data.conn;
+            if (!c) return;
+            const frames = socket.data.decoder.push(chunk);
+            if (!frames.ok) {
+              c.failAll("peer_failed", `${peer} sent a bad message: ${frames.error.message}`);
+              socket.terminate();
+              return;
+            }
+            for (const f of frames.value) c.settle(f);
+          },
+          drain: (socket) => socket.data.out?.drain(),
+          error: (socket, e) => socket.data.conn?.failAll("peer_failed", `connection to ${peer} failed: ${e.message}`),
+          close(socket) {
+            if (socket.data.out) socket.data.out.closed = true;
+            socket.data.conn?.failAll("peer_failed", `${peer} closed the connection before answering`);
+          },
+          connectError() {}, // answered by the rejected promise below
+        },
+      }).then(
+        (socket) => {
+          clearTimeout(timer);
+          if (settled) return socket.end(); // too late: the caller was told it timed out
+          socket.setNoDelay(true);
+          resolve(ok(new PeerConnection(peer, socket)));
+        },
+        (e: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          if (settled) return;
+          const why = e.code === "ECONNREFUSED" ? "connection refused (is its TCP server running?)" : e.message;
+          resolve(fail("peer_failed", `cannot reach ${peer}: ${why}`));
+        },
+      );
     });
   }
 
   get usable(): boolean {
-    return !this.closed && !this.socket.destroyed;
+    return !this.closed && !this.out.ended;
   }
 
   send(request: PeerRequest, timeoutMs: number): Promise<Result<PeerReply>> {
@@ -85,11 +159,11 @@ class PeerConnection {
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
       const header = { id, type: "request", command: request.command, from: request.from };
-      this.socket.write(encodeFrame({ header, body: request.body }));
+      this.out.write(encodeFrame({ header, body: request.body }));
     });
   }
 
-  private settle(frame: Frame): void {
+  settle(frame: Frame): void {
     const id = frame.header.id;
     const p = typeof id === "number" ? this.pending.get(id) : undefined;
     if (!p) return; // a reply after its timeout
@@ -98,7 +172,7 @@ class PeerConnection {
     p.resolve(ok(toReply(frame)));
   }
 
-  private failAll(code: ErrorCode, message: string): void {
+  failAll(code: ErrorCode, message: string): void {
     this.closed = true;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
@@ -109,8 +183,8 @@ class PeerConnection {
 
   close(): void {
     this.closed = true;
-    this.socket.end();
-    this.socket.destroy();
+    this.out.end();
+    setTimeout(() => this.socket.terminate(), GRACE_MS).unref();
   }
 }
 
@@ -158,34 +232,18 @@ export class TcpTransport implements PeerTransport {
   }
 
   listen(host: string, port: number, handler: RequestHandler): Promise<Result<PeerListener>> {
-    const sockets = new Set<Socket>();
+    interface ServerSide {
+      decoder: FrameDecoder;
+      out: Outbox;
+      remote: string;
+    }
+    const sockets = new Set<Socket<ServerSide>>();
     let inFlight = 0;
     let idle: (() => void) | undefined;
-    const server: Server = createServer((socket) => {
-      sockets.add(socket);
-      socket.setNoDelay(true);
-      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-      const decoder = new FrameDecoder();
-      socket.on("data", (chunk: Buffer) => {
-        const frames = decoder.push(chunk);
-        if (!frames.ok) {
-          log.warn(`dropping connection from ${remote}: ${frames.error.message}`);
-          socket.destroy();
-          return;
-        }
-        for (const f of frames.value) {
-          inFlight++;
-          void answer(f, socket, remote).finally(() => {
-            if (--inFlight === 0) idle?.();
-          });
-        }
-      });
-      socket.on("error", () => socket.destroy());
-      socket.on("close", () => sockets.delete(socket));
-    });
 
-    async function answer(frame: Frame, socket: Socket, remote: string): Promise<void> {
+    async function answer(frame: Frame, socket: Socket<ServerSide>): Promise<void> {
       const { id, command, from } = frame.header;
+      const remote = socket.data.remote;
       let reply: PeerReply;
       if (typeof command !== "string") reply = { ok: false, code: "syntax", message: "peer request without a command" };
       else {
@@ -196,46 +254,86 @@ export class TcpTransport implements PeerTransport {
           reply = { ok: false, code: "internal", message: "the node failed to run the request" };
         }
       }
-      if (socket.destroyed || socket.writableEnded) return;
+      if (socket.data.out.ended) return;
       const header = reply.ok
         ? { id, type: "reply", ok: true, reply: reply.reply ?? null }
         : { id, type: "reply", ok: false, error: { code: reply.code, message: reply.message } };
-      socket.write(encodeFrame({ header, body: reply.ok ? reply.body : undefined }));
+      socket.data.out.write(encodeFrame({ header, body: reply.ok ? reply.body : undefined }));
     }
 
-    return new Promise((resolve) => {
-      server.once("error", (e: NodeJS.ErrnoException) => {
-        const why = e.code === "EADDRINUSE" ? "the port is already in use" : e.code === "EADDRNOTAVAIL" ? "this machine has no such address" : e.message;
-        resolve(fail("io", `cannot listen on ${host}:${port}: ${why}`));
+    let server: TCPSocketListener<ServerSide>;
+    try {
+      server = Bun.listen<ServerSide>({
+        hostname: host,
+        port,
+        socket: {
+          open(socket) {
+            socket.setNoDelay(true);
+            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}` };
+            sockets.add(socket);
+          },
+          data(socket, chunk) {
+            const frames = socket.data.decoder.push(chunk);
+            if (!frames.ok) {
+              log.warn(`dropping connection from ${socket.data.remote}: ${frames.error.message}`);
+              socket.terminate();
+              return;
+            }
+            for (const f of frames.value) {
+              inFlight++;
+              void answer(f, socket).finally(() => {
+                if (--inFlight === 0) idle?.();
+              });
+            }
+          },
+          drain: (socket) => socket.data.out.drain(),
+          error: (socket) => socket.terminate(),
+          close(socket) {
+            socket.data.out.closed = true;
+            sockets.delete(socket);
+          },
+        },
       });
-      server.listen({ host, port }, () => {
-        const a = server.address();
-        const bound = typeof a === "object" && a ? { host: a.address, port: a.port } : { host, port };
-        resolve(
-          ok({
-            address: bound,
-            close: () =>
-              new Promise<void>((done) => {
-                server.close(() => done());
-                // end() sends what is still buffered (a large reply may be), then FIN; a
-                // peer that does not close its side in time is cut off
-                const finish = () => {
-                  for (const s of sockets) s.end();
-                  setTimeout(() => {
-                    for (const s of sockets) s.destroy();
-                  }, GRACE_MS).unref();
-                };
-                if (inFlight === 0) finish();
-                else {
-                  idle = finish;
-                  setTimeout(() => {
-                    for (const s of sockets) s.destroy();
-                  }, GRACE_MS).unref();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EADDRNOTAVAIL" ? "this machine has no such address" : e instanceof Error ? e.message : String(e);
+      return Promise.resolve(fail("io", `cannot listen on ${host}:${port}: ${why}`));
+    }
+    return Promise.resolve(
+      ok({
+        address: { host: server.hostname, port: server.port },
+        close: () =>
+          new Promise<void>((done) => {
+            server.stop(false); // no new connections; the open ones are ended below
+            // end() sends what is still buffered (a large reply may be), then FIN; a peer
+            // that does not close its side in time is cut off
+            const cutOff = () => {
+              for (const s of sockets) s.terminate();
+              done();
+            };
+            const finish = () => {
+              for (const s of sockets) s.data.out.end();
+              if (sockets.size === 0) return done();
+              const wait = setInterval(() => {
+                if (sockets.size === 0) {
+                  clearInterval(wait);
+                  clearTimeout(limit);
+                  done();
                 }
-              }),
+              }, 20);
+              const limit = setTimeout(() => {
+                clearInterval(wait);
+                cutOff();
+              }, GRACE_MS);
+              limit.unref();
+            };
+            if (inFlight === 0) finish();
+            else {
+              idle = finish;
+              setTimeout(cutOff, GRACE_MS).unref();
+            }
           }),
-        );
-      });
-    });
+      }),
+    );
   }
 }
