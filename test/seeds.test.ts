@@ -230,7 +230,7 @@ describe.skipIf(!seedsPresent)("seed documents parse as written", () => {
       "run smtp client {host=[optional host name] port=[opttional port] email=[email address] password=[email password] ssl=[true/false]}",
       "run smtp client {email=anylog.iot@gmail.com password=google4anylog}",
       "run streamer {prep_dir=[path to prep directory] watch_dir=[path to watch directory] err_dir=[path to err directory]}",
-      "get <process:streaming>",
+      "get streaming", // its own command (AnyLog's table of buffers), no longer the process's get
       "run message broker <ip:[ip]> <port:[port]> <local_ip:[local ip]> <local_port:[Local port]> <threads:[threads]>",
       "get <process:local broker>",
     ]);

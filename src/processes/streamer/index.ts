@@ -50,7 +50,7 @@ class Streamer implements NodeProcess {
 registerProcess({
   name: "Streamer",
   order: 130,
-  aliases: ["streamer"],
+  aliases: ["streamer", "streaming"], // (`get streaming` is its own command: ingest/commands.ts)
   run: {
     words: ["run", "streamer"],
     summary: "Lets streaming buffers fill up to their time and volume thresholds before they are stored",
