@@ -7,7 +7,7 @@
  * once; a big body that is bad is a 400 naming where, and leaves nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OperatorNode, command, put, select, streamingInfo, waitFor } from "./support/operator.ts";
@@ -98,10 +98,18 @@ describe("a body over 4 MB is taken in chunks", () => {
     expect(await countNow("bigimm")).toBe(40_000);
   });
 
-  test("mode: file: one file in the watch directory, stored by the operator", async () => {
-    expect((await put(op.url, "edge", "bigfile", lines(3_000_000, 40_000), { mode: "file" })).status).toBe(200);
+  test("mode: file: the body byte for byte as a file of the watch directory, stored by the operator; the same body streamed is a duplicate", async () => {
+    const body = lines(3_000_000, 40_000);
+    const r = await put(op.url, "edge", "bigfile", body, { mode: "file" });
+    expect(r.status).toBe(200);
     await waitFor("the file stored", async () => (await countNow("bigfile")) === 40_000, 60_000);
     expect(await select(op, "edge", "select count(distinct id) as d from bigfile")).toEqual([{ d: 40_000 }]);
+    const hash = (r.json as Record<string, string>)["AnyLog.hash"];
+    const kept = join(op.bkupDir, `edge.bigfile.rest.${hash}.json`);
+    await waitFor("the file in the backup directory", () => existsSync(kept), 20_000);
+    expect(readFileSync(kept, "utf8") === body).toBe(true);
+    expect((await put(op.url, "edge", "bigfile", body)).status).toBe(200); // streamed: the same data, stored once
+    expect(await select(op, "edge", "select count(*) as n from bigfile")).toEqual([{ n: 40_000 }]);
   });
 
   test("a big body that is bad is a 400 saying after which row, nothing is stored and no spool file is left", async () => {

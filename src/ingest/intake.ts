@@ -15,12 +15,12 @@
  * reason beside it; nothing acknowledged is dropped. Outcomes go to whoever listens
  * (the operator's statistics); the intake never calls into a process.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Node } from "../node/node.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
-import { diskReason } from "../util/disk.ts";
+import { diskReason, syncDirectory } from "../util/disk.ts";
 import { logger } from "../util/log.ts";
 import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
@@ -167,18 +167,25 @@ export class Intake {
     if (!db.ok) return db;
     const journaled = options.mode !== "file" && this.journals(d, t);
     const admit = journaled ? (rows: DataRow[]) => this.expected.admit(db.value, t, rows) : async () => ok(undefined);
-    const spooled = await spoolBody(body, this.spoolDir, hashPrefix(d, t), admit);
+    const source = options.source ?? "rest";
+    // mode: file: the body as sent, written beside the spool under a name the watcher ignores, then renamed in
+    const copy = options.mode === "file" ? join(this.settings.watchDir, `.${Date.now()}-${process.pid}.put.tmp`) : undefined;
+    const spooled = await spoolBody(body, this.spoolDir, hashPrefix(d, t), admit, copy);
     if (!spooled.ok) {
       if (journaled) this.expected.forget(d, t);
       return spooled;
     }
     const { hash, spooled: sp } = spooled.value;
-    const source = options.source ?? "rest";
     const counts = this.countsOf(d, t);
-    if (options.mode === "file") {
-      const written = spoolToJson(sp.path, join(this.settings.watchDir, dataFileName(d, t, source, hash)));
+    if (copy) {
       removeSpool(sp.path);
-      if (!written.ok) return written;
+      try {
+        renameSync(copy, join(this.settings.watchDir, dataFileName(d, t, source, hash)));
+        syncDirectory(this.settings.watchDir);
+      } catch (e) {
+        rmSync(copy, { force: true });
+        return fail("io", `cannot write the PUT's file in ${this.settings.watchDir}: ${diskReason(e)}`);
+      }
       counts.putFiles++;
       counts.putRows += sp.rows;
       return ok({ hash, rows: sp.rows, via: "file" });

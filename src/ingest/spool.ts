@@ -32,13 +32,16 @@ let serial = 0;
 
 /**
  * Reads `body` into a new spool file in `dir`. `hashPrefix` starts the hash (the unit's
- * dbms.table); `admit` checks each chunk's rows (against the table's columns) before it is kept.
+ * dbms.table); `admit` checks each chunk's rows (against the table's columns) before it is
+ * kept. With `copy`, the body's bytes as sent also go to that file (a big `mode: file` PUT
+ * becomes a watch-directory file byte for byte), fsynced with the spool.
  */
 export async function spoolBody(
   body: ReadableStream<Uint8Array>,
   dir: string,
   hashPrefix: string,
   admit: (rows: DataRow[]) => Promise<Result<void>>,
+  copy?: string,
 ): Promise<Result<{ hash: string; spooled: SpooledRows }>> {
   const path = join(dir, `${Date.now()}-${process.pid}-${serial++}.spool`);
   let fd: number;
@@ -47,6 +50,15 @@ export async function spoolBody(
     fd = openSync(path, "w", 0o600);
   } catch (e) {
     return fail("io", `cannot spool the body in ${dir}: ${diskReason(e)}`);
+  }
+  let copyFd: number | undefined;
+  try {
+    if (copy) {
+      mkdirSync(dirname(copy), { recursive: true });
+      copyFd = openSync(copy, "w", 0o640);
+    }
+  } catch (e) {
+    return drop(fd, path, fail("io", `cannot write ${copy}: ${diskReason(e)}`));
   }
   const hash = new Bun.CryptoHasher("md5").update(hashPrefix);
   const types = new Map<string, ColumnType>();
@@ -76,6 +88,7 @@ export async function spoolBody(
       const { done, value } = await reader.read();
       if (done) break;
       hash.update(value);
+      if (copyFd !== undefined) writeAll(copyFd, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
       splitter.push(decoder.decode(value, { stream: true }));
       const kept = await keep();
       if (!kept.ok) {
@@ -91,9 +104,20 @@ export async function spoolBody(
     fdatasyncSync(fd);
     closeSync(fd);
     syncDirectory(dir);
+    if (copyFd !== undefined) {
+      fdatasyncSync(copyFd);
+      closeSync(copyFd);
+      copyFd = undefined;
+    }
     return ok({ hash: hash.digest("hex"), spooled: { path, rows: end.value.rows, types } });
   } catch (e) {
     return drop(fd, path, fail((e as NodeJS.ErrnoException).code ? "io" : "bad_value", `cannot take the body: ${diskReason(e)}`));
+  } finally {
+    if (copyFd !== undefined) {
+      // (still open: the body was refused) the copy goes with the spool
+      closeSync(copyFd);
+      rmSync(copy!, { force: true });
+    }
   }
 }
 
