@@ -16,21 +16,16 @@
  * the table to bench/RESULTS.md.
  */
 import { Database as Sqlite } from "bun:sqlite";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { type ColumnType, createTableSql, indexSql } from "../src/ingest/columns.ts";
-import { freePort } from "../test/support/node-process.ts";
 import { PostgresServer } from "../test/support/postgres.ts";
-import { loadAverage, nodeCommand, osName, rowCount } from "./lib/node.ts";
+import { type BenchNode, anylogBin, loadAverage, nodeCommand, osName, rowCount, startNode } from "./lib/node.ts";
 import { report } from "./lib/report.ts";
 
-const root = join(import.meta.dir, "..");
-const arch = process.arch === "arm64" ? "arm64" : "x64";
-const bin = process.env.ANYLOG_BIN ?? join(root, "dist", `anylog-linux-${arch}`);
-if (!existsSync(bin) && spawnSync("make", ["-C", root, `dist/anylog-linux-${arch}`], { stdio: "inherit" }).status !== 0) throw new Error("cannot build the executable");
+const bin = anylogBin();
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 /** Each figure is the median of this many runs (the machine is shared with the client and the database). */
@@ -47,38 +42,15 @@ const bodiesOf = (perBody: number) => Array.from({ length: ROWS / perBody }, (_,
 const bodies = bodiesOf(PER_PUT);
 const serialBodies = bodiesOf(SERIAL_PER_PUT);
 
-async function startNode(home: string, dbLine: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const rest = await freePort();
-  const script = join(home, "node.al");
-  writeFileSync(
-    script,
-    [
-      "connect dbms almgm where type = sqlite",
-      "create table tsd_info where dbms = almgm",
-      dbLine,
-      "set buffer threshold where write_immediate = true",
-      "run operator where create_table = true and update_tsd_info = true and delete_json = true",
-      // last, so /health answers only once the operator takes data
-      `run rest server 127.0.0.1 ${rest} where bind = true and timeout = 120`,
-    ].join("\n"),
-  );
-  const proc = Bun.spawn([bin, "start", "--script", script], { env: { ...process.env, ANYLOG_HOME: home, ANYLOG_LOG_LEVEL: "warn" }, stdout: "ignore", stderr: "inherit" });
-  const url = `http://127.0.0.1:${rest}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      if (i > 400) throw new Error("node did not start");
-      await Bun.sleep(25);
-    }
-  }
-  return {
-    url,
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
+/** An operator node writing to the dbms of `dbLine`, storing every PUT before it answers; files deleted once stored. */
+function startOperator(home: string, dbLine: string): Promise<BenchNode> {
+  return startNode(bin, home, [
+    "connect dbms almgm where type = sqlite",
+    "create table tsd_info where dbms = almgm",
+    dbLine,
+    "set buffer threshold where write_immediate = true",
+    "run operator where create_table = true and update_tsd_info = true and delete_json = true",
+  ]);
 }
 
 async function putAll(url: string, dbms: string, table: string): Promise<number> {
@@ -230,7 +202,7 @@ async function median(measure: (run: number) => number | Promise<number>): Promi
 /** Both paths into one node, RUNS times each into new tables: REST PUT streaming, then watch-dir files; every row checked. */
 async function measure(engine: string, dbLine: string, base: { shaped: number; plain: number }): Promise<void> {
   const home = mkdtempSync(join(work, `${engine}-`));
-  const node = await startNode(home, dbLine);
+  const node = await startOperator(home, dbLine);
   try {
     const putMs = await median(async (run) => {
       const ms = await putAll(node.url, "bench", `put_rows_${run}`);
