@@ -12,12 +12,12 @@
  * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`, and for
  * a spooled body `f: spool file, n: rows, y: [[column, type], ...]` instead of its text.
  */
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GroupCommit } from "../util/group-commit.ts";
 import type { ColumnType } from "./columns.ts";
 import type { SpooledRows } from "./spool.ts";
-import { diskReason, syncDirectory } from "../util/disk.ts";
+import { diskReason, syncDirectory, writeFully } from "../util/disk.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 
 export interface JournalEntry {
@@ -150,7 +150,7 @@ export class Journal {
     const segment = this.writable();
     if (!segment.ok) return segment;
     const s = segment.value;
-    const written = writeAll(s, record);
+    const written = appendRecord(s, record);
     if (!written.ok) return written;
     s.entries++;
     this.dirty.add(s);
@@ -264,11 +264,10 @@ export class Journal {
 }
 
 /** Writes a whole record at the end of a segment; a failed write is cut off again so no torn record stays before later ones. */
-function writeAll(s: Segment, record: Buffer): Result<void> {
+function appendRecord(s: Segment, record: Buffer): Result<void> {
   const before = s.bytes;
   try {
-    let off = 0;
-    while (off < record.length) off += writeSync(s.fd!, record, off, record.length - off);
+    writeFully(s.fd!, record);
     s.bytes += record.length;
     return ok(undefined);
   } catch (e) {

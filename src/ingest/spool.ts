@@ -9,9 +9,9 @@
  *
  * A spool file is a sequence of `u32 length | JSON array text of rows` frames.
  */
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { diskReason, syncDirectory } from "../util/disk.ts";
+import { diskReason, syncDirectory, writeFully } from "../util/disk.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 import { type ColumnType, typeOfValue, widerType } from "./columns.ts";
 import { RowSplitter } from "./row-splitter.ts";
@@ -77,8 +77,8 @@ export async function spoolBody(
       const frame = Buffer.from(text, "utf8");
       const head = Buffer.allocUnsafe(4);
       head.writeUInt32LE(frame.length, 0);
-      writeAll(fd, head);
-      writeAll(fd, frame);
+      writeFully(fd, head);
+      writeFully(fd, frame);
     }
     return ok(undefined);
   };
@@ -88,7 +88,7 @@ export async function spoolBody(
       const { done, value } = await reader.read();
       if (done) break;
       hash.update(value);
-      if (copyFd !== undefined) writeAll(copyFd, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      if (copyFd !== undefined) writeFully(copyFd, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
       splitter.push(decoder.decode(value, { stream: true }));
       const kept = await keep();
       if (!kept.ok) {
@@ -171,11 +171,11 @@ export function spoolToJson(path: string, target: string): Result<void> {
       for (const frame of frames(path)) {
         if (!frame.ok) return frame;
         // a frame is "[row,row,...]": its inside joins the others
-        writeAll(out, Buffer.from(first ? "[" : ","));
-        writeAll(out, frame.value.subarray(1, frame.value.length - 1));
+        writeFully(out, Buffer.from(first ? "[" : ","));
+        writeFully(out, frame.value.subarray(1, frame.value.length - 1));
         first = false;
       }
-      writeAll(out, Buffer.from(first ? "[]\n" : "]\n"));
+      writeFully(out, Buffer.from(first ? "[]\n" : "]\n"));
       fsyncSync(out);
     } finally {
       closeSync(out);
@@ -204,11 +204,6 @@ function mergeType(types: Map<string, ColumnType>, key: string, v: unknown): voi
   types.set(key, prev === undefined ? t : widerType(prev, t));
 }
 
-
-function writeAll(fd: number, bytes: Buffer): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
 
 function drop<T>(fd: number, path: string, why: Result<never>): Result<T> {
   try {

@@ -10,11 +10,6 @@ import { closest } from "../util/similar.ts";
 import { type FileValues, type MqttTopic, type Problem, type RoleConfig, type Value, checkScalar, describe, finishRole } from "./load.ts";
 import { FIELDS, SECTIONS } from "./schema.ts";
 
-/** Checks YAML text; returns the config or every problem found. */
-export function checkRoleText(text: string, file: string, env: Record<string, string | undefined> = process.env): { config?: RoleConfig; problems: Problem[] } {
-  return finishRole(readRoleYaml(text), file, env);
-}
-
 /** The values of a role file's YAML text, each checked against its field, with every problem found. */
 export function readRoleYaml(text: string): FileValues {
   const lines = new LineCounter();

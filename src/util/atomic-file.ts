@@ -3,7 +3,8 @@
  * Writing a file so that a reader (or a restart after a crash) sees the old content or the
  * new, never half: write a temporary file beside it, flush it to disk, rename it over.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import { diskReason, writeFully } from "./disk.ts";
 import { dirname } from "node:path";
 import { type Result, fail, ok } from "./result.ts";
 
@@ -14,8 +15,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): Res
     const fd = openSync(tmp, "w", 0o640);
     try {
       const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      writeFully(fd, bytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -24,8 +24,6 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): Res
     return ok(undefined);
   } catch (e) {
     rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === "ENOSPC" ? "the disk is full" : err.code === "EACCES" ? "permission denied" : err.message;
-    return fail("io", `cannot write ${path}: ${why}`);
+    return fail("io", `cannot write ${path}: ${diskReason(e)}`);
   }
 }

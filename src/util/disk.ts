@@ -1,9 +1,10 @@
 /**
  * @module util/disk
- * Small helpers for files that must survive a power cut: syncing a folder (so a new file's
- * name is on disk with its content), and a disk failure's reason in words a user acts on.
+ * Small helpers for files that must survive a power cut: writing all of a buffer, syncing a
+ * folder (so a new file's name is on disk with its content), and a disk failure's reason in
+ * words a user acts on.
  */
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { errorText } from "./result.ts";
 
 /** fsyncs a folder: the names created or renamed in it are on disk. */
@@ -20,4 +21,10 @@ export function syncDirectory(dir: string): void {
 export function diskReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   return code === "ENOSPC" ? "the disk is full" : code === "EACCES" ? "permission denied" : errorText(e);
+}
+
+/** Writes all of `bytes` at the file's position (a write may take only part; throws as writeSync does). */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
