@@ -71,6 +71,36 @@ const PUT_ROWS = 20;
 const FILE_ROWS = 30;
 const FILE_BASE = 10_000_000;
 
+/**
+ * Drops files of FILE_ROWS rows for `crash.<table>` into the watch directory until `done()`,
+ * pausing `pause()` ms between; `files` gets each one's name and first id. The watch
+ * directory is just a directory: files arrive while the node is down too.
+ */
+async function dropFiles(watchDir: string, table: string, files: Array<{ name: string; first: number }>, done: () => boolean, pause: () => number): Promise<void> {
+  while (!done()) {
+    const f = files.length;
+    const first = FILE_BASE + f * FILE_ROWS;
+    const name = `crash.${table}.test.f${f}.0.json`;
+    const text = Array.from({ length: FILE_ROWS }, (_, i) => JSON.stringify({ id: first + i, k: f, src: "file", v: i })).join("\n");
+    files.push({ name, first });
+    dropFile(watchDir, name, text);
+    await Bun.sleep(pause());
+  }
+}
+
+/** Each dropped file: all its rows stored once, or none and it in the error directory with its reason; anything else is a problem naming it. */
+function checkFiles(files: Array<{ name: string; first: number }>, count: Map<number, number>, errorDir: string[]): { stored: number; refused: number; problems: string[] } {
+  const out = { stored: 0, refused: 0, problems: [] as string[] };
+  for (const f of files) {
+    const present = Array.from({ length: FILE_ROWS }, (_, i) => count.has(f.first + i)).filter(Boolean).length;
+    const inError = errorDir.includes(f.name) && errorDir.includes(`${f.name}.err.txt`);
+    if (present === FILE_ROWS) out.stored++;
+    else if (present === 0 && inError) out.refused++;
+    else out.problems.push(`${f.name}: ${present} of ${FILE_ROWS} rows, ${inError ? "in" : "not in"} the error directory`);
+  }
+  return out;
+}
+
 describe(`killed with SIGKILL ${KILLS} times while PUTs and files flow (seed ${SEED})`, () => {
   test("exactly the acknowledged rows, none twice; every file stored or in the error directory", async () => {
     const rand = prng(SEED); // the kill schedule: the same for a seed, whatever the timing
@@ -118,17 +148,7 @@ describe(`killed with SIGKILL ${KILLS} times while PUTs and files flow (seed ${S
     };
 
     const files: Array<{ name: string; first: number }> = [];
-    const dropper = async () => {
-      while (!finishing) {
-        const f = files.length;
-        const first = FILE_BASE + f * FILE_ROWS;
-        const name = `crash.events.test.f${f}.0.json`;
-        const text = Array.from({ length: FILE_ROWS }, (_, i) => JSON.stringify({ id: first + i, k: f, src: "file", v: i })).join("\n");
-        files.push({ name, first });
-        dropFile(op.watchDir, name, text); // the watch directory is just a directory: files arrive while the node is down too
-        await Bun.sleep(20 + dropRand() * 60);
-      }
-    };
+    const dropper = () => dropFiles(op.watchDir, "events", files, () => finishing, () => 20 + dropRand() * 60);
 
     const client = Promise.all([...Array.from({ length: SENDERS }, sender), dropper()]);
 
@@ -168,16 +188,11 @@ describe(`killed with SIGKILL ${KILLS} times while PUTs and files flow (seed ${S
     // files: all rows once (stored) or none and in the error directory with a reason
     const errorDir = list(op.errorDir);
     const stored = list(op.bkupDir).map((p) => p.split("/").pop()!);
-    const problems: string[] = [];
-    let storedFiles = 0;
-    let refusedFiles = 0;
+    const { stored: storedFiles, refused: refusedFiles, problems } = checkFiles(files, count, errorDir);
     for (const f of files) {
-      const present = Array.from({ length: FILE_ROWS }, (_, i) => count.has(f.first + i)).filter(Boolean).length;
+      const whole = Array.from({ length: FILE_ROWS }, (_, i) => count.has(f.first + i)).every(Boolean);
       const inError = errorDir.includes(f.name) && errorDir.includes(`${f.name}.err.txt`);
-      if (present === FILE_ROWS) storedFiles++;
-      else if (present === 0 && inError) refusedFiles++;
-      else problems.push(`${f.name}: ${present} of ${FILE_ROWS} rows, ${inError ? "in" : "not in"} the error directory`);
-      if (present === FILE_ROWS && !stored.includes(f.name) && !inError) problems.push(`${f.name}: stored but neither backed up nor in the error directory`);
+      if (whole && !stored.includes(f.name) && !inError) problems.push(`${f.name}: stored but neither backed up nor in the error directory`);
     }
     expect(problems).toEqual([]);
     const fileIds = [...count.keys()].filter((id) => id >= FILE_BASE);
@@ -252,17 +267,7 @@ describe(`journal mode (time = 60 seconds, volume = 10KB, a streamer): killed wi
     };
 
     const files: Array<{ name: string; first: number }> = [];
-    const dropper = async () => {
-      while (!finishing) {
-        const f = files.length;
-        const first = FILE_BASE + f * FILE_ROWS;
-        const name = `crash.${table}.test.f${f}.0.json`;
-        const text = Array.from({ length: FILE_ROWS }, (_, i) => JSON.stringify({ id: first + i, k: f, src: "file", v: i })).join("\n");
-        files.push({ name, first });
-        dropFile(op.watchDir, name, text);
-        await Bun.sleep(50 + dropRand() * 150);
-      }
-    };
+    const dropper = () => dropFiles(op.watchDir, table, files, () => finishing, () => 50 + dropRand() * 150);
 
     const client = Promise.all([...Array.from({ length: J_SENDERS }, sender), dropper()]);
 
@@ -313,16 +318,7 @@ describe(`journal mode (time = 60 seconds, volume = 10KB, a streamer): killed wi
     expect(putIds).toEqual([...acked].sort((a, b) => a - b));
 
     const errorDir = list(op.errorDir);
-    const fileProblems: string[] = [];
-    let storedFiles = 0;
-    let refusedFiles = 0;
-    for (const f of files) {
-      const present = Array.from({ length: FILE_ROWS }, (_, i) => count.has(f.first + i)).filter(Boolean).length;
-      const inError = errorDir.includes(f.name) && errorDir.includes(`${f.name}.err.txt`);
-      if (present === FILE_ROWS) storedFiles++;
-      else if (present === 0 && inError) refusedFiles++;
-      else fileProblems.push(`${f.name}: ${present} of ${FILE_ROWS} rows, ${inError ? "in" : "not in"} the error directory`);
-    }
+    const { stored: storedFiles, refused: refusedFiles, problems: fileProblems } = checkFiles(files, count, errorDir);
     expect(fileProblems).toEqual([]);
     // no acknowledged PUT was set aside as refused
     expect(errorDir.filter((f) => !files.some((x) => f.startsWith(x.name)))).toEqual([]);

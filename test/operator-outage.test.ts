@@ -86,21 +86,35 @@ describe("PostgreSQL stops while data arrives", () => {
   });
 });
 
-describe("the disk is full", () => {
-  const disk = join(work, "small-disk");
+/** A 24 MiB tmpfs at `<work>/<name>` for a node's home (the test mounts it: root only), and its unmount. */
+function smallDisk(name: string): { disk: string; mount(): void; unmount(): void } {
+  const disk = join(work, name);
   let mounted = false;
+  return {
+    disk,
+    mount() {
+      if (userInfo().uid !== 0) throw new Error("this test mounts a small tmpfs for the node's home: run it as root (make test does)");
+      mkdirSync(disk, { recursive: true });
+      const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", disk]);
+      if (m.exitCode !== 0) throw new Error(`mount -t tmpfs failed: ${m.stderr.toString()}`);
+      mounted = true;
+    },
+    unmount() {
+      if (mounted) Bun.spawnSync(["umount", disk]);
+    },
+  };
+}
+
+describe("the disk is full", () => {
+  const { disk, mount, unmount } = smallDisk("small-disk");
   let op: OperatorNode;
   afterAll(async () => {
     await op?.node.stop();
-    if (mounted) Bun.spawnSync(["umount", disk]);
+    unmount();
   });
 
   test("PUTs answer 500 saying so, a file waits in the watch directory, nothing is half-written; all lands once there is room", async () => {
-    if (userInfo().uid !== 0) throw new Error("this test mounts a small tmpfs for the node's home: run it as root (make test does)");
-    mkdirSync(disk, { recursive: true });
-    const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", disk]);
-    if (m.exitCode !== 0) throw new Error(`mount -t tmpfs failed: ${m.stderr.toString()}`);
-    mounted = true;
+    mount();
     op = await OperatorNode.start({ engine: "sqlite", dir: join(disk, "op"), dbms: "full" });
     expect(op.scriptErrors()).toEqual([]);
     const acknowledged: number[] = [];
@@ -321,20 +335,15 @@ describe(`journal mode: PostgreSQL stopped for ${OUTAGE_SECONDS} s under one-row
 });
 
 describe("the disk is full, in journal mode", () => {
-  const disk = join(work, "small-disk-journal");
-  let mounted = false;
+  const { disk, mount, unmount } = smallDisk("small-disk-journal");
   let op: OperatorNode;
   afterAll(async () => {
     await op?.node.stop();
-    if (mounted) Bun.spawnSync(["umount", disk]);
+    unmount();
   });
 
   test("a PUT the journal cannot take answers 500/503 saying the disk is full; every acknowledged row lands once there is room", async () => {
-    if (userInfo().uid !== 0) throw new Error("this test mounts a small tmpfs for the node's home: run it as root (make test does)");
-    mkdirSync(disk, { recursive: true });
-    const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", disk]);
-    if (m.exitCode !== 0) throw new Error(`mount -t tmpfs failed: ${m.stderr.toString()}`);
-    mounted = true;
+    mount();
     op = await OperatorNode.start({ engine: "sqlite", dir: join(disk, "op"), dbms: "jfull", streamer: true, before: ["set buffer threshold where time = 60 seconds and volume = 10KB"] });
     expect(op.scriptErrors()).toEqual([]);
     const acknowledged: number[] = [];
