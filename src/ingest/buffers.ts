@@ -5,7 +5,9 @@
  * waits for, or no streamer running). Units that arrive while a buffer is being written go
  * into the next write. A unit already acknowledged (in the journal) that fails for a cause
  * outside the data (the database is down, the disk is full) stays in its buffer and is
- * tried again, after 1 s and then twice as long each time, up to 30 s.
+ * tried again, after 1 s and then twice as long each time, up to 5 s: a try while the
+ * database is away fails at once (a refused connection), and the data flows again within
+ * seconds of its return.
  * Thresholds: `set buffer threshold where ...`, kept per node across operator restarts.
  */
 import { nodeSlot } from "../node/slot.ts";
@@ -68,7 +70,7 @@ interface Buffer {
 }
 
 const RETRY_FIRST_MS = 1000;
-const RETRY_MAX_MS = 30_000;
+const RETRY_MAX_MS = 5_000;
 
 /** The thresholds of a node, set before or after the operator starts: default, per dbms, per table. */
 export class BufferThresholds {
