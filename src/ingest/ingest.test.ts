@@ -88,5 +88,31 @@ for (const engine of ["sqlite", "psql"] as const) {
       expect([a, b].map((r) => (r.ok ? r.value[0]?.status : r.error.message)).sort()).toEqual(["duplicate", "stored"]);
       expect(await run('sql d format = json and stat = false "select count(*) as n from same"')).toEqual({ Query: [{ n: 1 }] });
     });
+
+    test("3,000 one-row units in one call (a buffer after an outage): each row tagged with its own unit's file id; one bad unit fails alone", async () => {
+      const units = Array.from({ length: 3_000 }, (_, i) => ({
+        hash: `many${i}`,
+        source: "test",
+        // a few shapes of keys (one INSERT text each), one unit adding a column, and one value its column cannot hold
+        rows: [i === 1_500 ? { n: i, v: "not a number" } : i % 3 === 0 ? { n: i, v: i + 0.25, extra: `e${i}` } : { n: i, v: i + 0.25 }],
+      }));
+      const r = await ingestUnits(node, "d", "many", units, OPTIONS);
+      if (!r.ok) throw new Error(r.error.message);
+      const statuses = r.value.map((o) => o.status);
+      expect(statuses[1_500]).toBe("failed");
+      expect(statuses.filter((s) => s === "stored").length).toBe(2_999);
+      const byId = new Map(r.value.flatMap((o, i) => (o.status === "stored" ? [[o.fileId, i] as const] : [])));
+      const rows = (await run('sql d format = json and stat = false "select n, v, extra, tsd_id from many order by n"')) as { Query: Array<{ n: number; v: number; extra: string | null; tsd_id: number }> };
+      expect(rows.Query.length).toBe(2_999);
+      for (const row of rows.Query) {
+        expect(byId.get(Number(row.tsd_id))).toBe(row.n); // the row carries its own unit's file id
+        expect(Number(row.v)).toBe(row.n + 0.25);
+        expect(row.extra).toBe(row.n % 3 === 0 ? `e${row.n}` : null);
+      }
+      // the same units again: every one a duplicate, nothing written twice
+      const again = await ingestUnits(node, "d", "many", units.filter((_, i) => i !== 1_500), OPTIONS);
+      expect(again.ok && again.value.every((o) => o.status === "duplicate")).toBe(true);
+      expect(await run('sql d format = json and stat = false "select count(*) as n from many"')).toEqual({ Query: [{ n: 2_999 }] });
+    }, 60_000);
   });
 }

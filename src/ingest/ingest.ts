@@ -3,7 +3,8 @@
  * Storing data exactly once. A unit (a file, or one REST body) is claimed in tsd_info by
  * its hash, its rows are written to the data table in one transaction tagged with the
  * claim's file id, and the claim is then marked stored. Units that arrive together are
- * written in one transaction; if that fails, each is tried alone, so one bad unit does not
+ * written in one transaction (their rows in shared multi-row INSERTs); if that fails for
+ * the data, each half is tried again, down to the bad units alone, so one bad unit does not
  * sink the others. After a crash, a claim left half-done is settled by looking for its rows.
  * Each step is made durable before the next (SQLite commits are not synced by themselves):
  * the claim before the rows, the rows before the claim is marked stored, and all of it
@@ -16,7 +17,7 @@ import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
 import { type SpooledRows, spooledChunks } from "./spool.ts";
-import { type WriteOptions, type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
+import { SharedInserts, type WriteOptions, type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
 import { partitionRules } from "./partitions.ts";
 
 export interface IngestUnit {
@@ -129,17 +130,20 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     } else toWrite.push(i);
   }
 
-  // 2. write the rows: together, else one by one
+  // 2. write the rows: together, else in halves
   const partition = partitionRules(node).find(dbms, table);
   const writeAll = async (indexes: number[]) => {
     const r = await data.value.transaction<WriteReport[]>(async (tx) => {
+      // several units: each one's rows checked on its own, all of them inserted together
+      const shared = indexes.length > 1 ? new SharedInserts() : undefined;
       const reports: WriteReport[] = [];
       for (const i of indexes) {
-        const w = await writeUnit(tx, table, units[i]!, claims[i]!.fileId, { createTable: options.createTable, partition });
+        const w = await writeUnit(tx, table, units[i]!, claims[i]!.fileId, { createTable: options.createTable, partition, shared });
         if (!w.ok) return w;
         reports.push(w.value);
       }
-      return ok(reports);
+      const sent = shared ? await shared.send(tx) : ok(undefined);
+      return sent.ok ? ok(reports) : sent;
     });
     if (!r.ok) {
       forgetColumns(data.value); // its DDL was rolled back with it
@@ -149,25 +153,30 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
     return synced.ok ? r : synced;
   };
   const created: string[] = [];
-  const together = toWrite.length > 0 ? await writeAll(toWrite) : ok([]);
-  if (together.ok) {
-    toWrite.forEach((i, k) => {
-      outcomes[i] = { status: "stored", rows: rowCount(units[i]!), fileId: claims[i]!.fileId };
-      if (together.value[k]?.created) created.push(together.value[k]!.created!);
-    });
-  } else if (isTransient(together.error)) {
-    for (const i of toWrite) outcomes[i] = { status: "failed", error: together.error }; // alone would fail alike
-  } else {
-    // each alone: one bad unit does not sink the others, and the columns are read again
-    // (a table dropped behind the node's back is made again)
-    for (const i of toWrite) {
-      const alone = await writeAll([i]);
-      if (alone.ok) {
+  /**
+   * Writes `indexes` in one transaction. When that fails for the data, the columns are read
+   * again (a table dropped behind the node's back is made again) and each half is tried,
+   * down to the bad units alone: one bad unit does not sink the others, and is found in a
+   * few tries. `fresh`: the columns were just read again (a unit alone is tried once more if not).
+   */
+  const writeSplit = async (indexes: number[], fresh: boolean): Promise<void> => {
+    const r = await writeAll(indexes);
+    if (r.ok) {
+      indexes.forEach((i, k) => {
         outcomes[i] = { status: "stored", rows: rowCount(units[i]!), fileId: claims[i]!.fileId };
-        if (alone.value[0]?.created) created.push(alone.value[0].created);
-      } else outcomes[i] = { status: "failed", error: alone.error };
+        if (r.value[k]?.created) created.push(r.value[k]!.created!);
+      });
+    } else if (isTransient(r.error) || (indexes.length === 1 && fresh)) {
+      for (const i of indexes) outcomes[i] = { status: "failed", error: r.error }; // (the database away: the others would fail alike)
+    } else if (indexes.length === 1) {
+      await writeSplit(indexes, true);
+    } else {
+      const half = Math.ceil(indexes.length / 2);
+      await writeSplit(indexes.slice(0, half), true);
+      await writeSplit(indexes.slice(half), true);
     }
-  }
+  };
+  if (toWrite.length > 0) await writeSplit(toWrite, false);
 
   // 3. settle the claims
   if (tsd) {
@@ -191,7 +200,8 @@ async function writeUnit(tx: Database, table: string, unit: IngestUnit, fileId: 
   let seen = 0;
   for (const chunk of spooledChunks(unit.spooled.path)) {
     if (!chunk.ok) return chunk;
-    const w = await writeRows(tx, table, chunk.value, fileId, { ...options, types: unit.spooled.types });
+    // (inserted chunk by chunk, never held for the others: its rows are too many to keep)
+    const w = await writeRows(tx, table, chunk.value, fileId, { ...options, types: unit.spooled.types, shared: undefined });
     if (!w.ok) return seen > 0 ? fail(w.error.code, `after row ${seen}: ${w.error.message}`) : w;
     created ??= w.value.created;
     seen += chunk.value.length;

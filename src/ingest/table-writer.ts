@@ -18,6 +18,11 @@ export interface WriteOptions {
   partition?: PartitionRule;
   /** The column types of the whole unit, when `rows` is one chunk of it (a spooled body): new columns are made by them. */
   types?: Map<string, ColumnType>;
+  /**
+   * Rows of several units written in one transaction: checked here, inserted together by
+   * `shared.send()` before the commit (a batch of 15,000 one-row units is a few INSERTs).
+   */
+  shared?: SharedInserts;
 }
 
 export interface WriteReport {
@@ -113,7 +118,7 @@ export async function writeRows(db: Database, table: string, rows: DataRow[], ts
     const added = await addMissingColumns(db, partitioned ? table : physical, columns, keys, inferred, options.createTable, partitioned);
     if (!added.ok) return added;
     viewStale ||= added.value && partitioned;
-    const inserted = await insertGroup(db, physical, columns, keys, groupRows, tsdId, insertedAt);
+    const inserted = await insertGroup(db, physical, columns, keys, groupRows, tsdId, insertedAt, options.shared);
     if (!inserted.ok) return inserted;
   }
   if (viewStale) {
@@ -172,31 +177,55 @@ async function addMissingColumns(
   return ok(true);
 }
 
-async function insertGroup(db: Database, table: string, columns: Map<string, ColumnType>, allKeys: string[], rows: DataRow[], tsdId: number, at: Date): Promise<Result<void>> {
+async function insertGroup(
+  db: Database,
+  table: string,
+  columns: Map<string, ColumnType>,
+  allKeys: string[],
+  rows: DataRow[],
+  tsdId: number,
+  at: Date,
+  shared: SharedInserts | undefined,
+): Promise<Result<void>> {
   const keys = allKeys.filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
-  // one insert time and file id for the batch, bound once as ?1 and ?2 and repeated in
-  // every row (cheaper than the column default evaluated per row, or binding them per row)
   const insertedAt = at.toISOString().replace("T", " ").replace("Z", "");
-  // multi-row INSERTs of ROWS_PER_INSERT rows (the same statement text, so the engine's
+  /** Appends row i's values to `params` (checked against their columns). */
+  const bind = (params: unknown[], i: number): Result<void> => {
+    const row = rows[i]!;
+    for (let c = 0; c < keys.length; c++) {
+      const type = types[c]!;
+      let v = row[keys[c]!];
+      if (!fitsAsIs(type, v)) {
+        const fit = valueFor(type, v, keys[c]!);
+        if (!fit.ok) return fail("bad_value", `row ${i + 1}: ${fit.error.message}`);
+        v = fit.value;
+      }
+      params.push(v ?? null);
+    }
+    return ok(undefined);
+  };
+  if (shared) {
+    const params: unknown[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const b = bind(params, i);
+      if (!b.ok) return b;
+      params.push(insertedAt, tsdId);
+    }
+    shared.add(table, keys, rows.length, params);
+    return ok(undefined);
+  }
+  // one insert time and file id for the batch, bound once as ?1 and ?2 and repeated in
+  // every row (cheaper than the column default evaluated per row, or binding them per row);
+  // multi-row INSERTs of rowsPerInsert rows (the same statement text, so the engine's
   // statement cache hits), each under the bound-parameter limit
-  const byParams = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, keys.length)));
-  const chunk = db.engine === "sqlite" ? Math.min(ROWS_PER_INSERT, byParams) : byParams; // PostgreSQL: fewest round trips
+  const chunk = rowsPerInsert(db, keys.length);
   for (let start = 0; start < rows.length; start += chunk) {
     const end = Math.min(rows.length, start + chunk);
     const params: unknown[] = [insertedAt, tsdId];
     for (let i = start; i < end; i++) {
-      const row = rows[i]!;
-      for (let c = 0; c < keys.length; c++) {
-        const type = types[c]!;
-        let v = row[keys[c]!];
-        if (!fitsAsIs(type, v)) {
-          const fit = valueFor(type, v, keys[c]!);
-          if (!fit.ok) return fail("bad_value", `row ${i + 1}: ${fit.error.message}`);
-          v = fit.value;
-        }
-        params.push(v ?? null);
-      }
+      const b = bind(params, i);
+      if (!b.ok) return b;
     }
     const r = await db.exec(insertSql(table, keys, end - start), params);
     if (!r.ok) return r;
@@ -204,13 +233,59 @@ async function insertGroup(db: Database, table: string, columns: Map<string, Col
   return ok(undefined);
 }
 
+/** Rows per multi-row INSERT of rows `width` parameters wide: under the bound-parameter limit; on SQLite the measured best, on PostgreSQL the fewest round trips. */
+function rowsPerInsert(db: Database, width: number): number {
+  const byParams = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, width)));
+  return db.engine === "sqlite" ? Math.min(ROWS_PER_INSERT, byParams) : byParams;
+}
+
+/**
+ * The rows of several units on their way into one transaction, by table and keys, each row
+ * with its own insert time and file id; `send` writes them as multi-row INSERTs.
+ */
+export class SharedInserts {
+  private readonly groups = new Map<string, { table: string; keys: string[]; rows: number; params: unknown[] }>();
+
+  add(table: string, keys: string[], rows: number, params: unknown[]): void {
+    const id = `${table}(${keys.join(",")})`;
+    const g = this.groups.get(id);
+    if (!g) this.groups.set(id, { table, keys, rows, params });
+    else {
+      for (const v of params) g.params.push(v);
+      g.rows += rows;
+    }
+  }
+
+  async send(db: Database): Promise<Result<void>> {
+    for (const { table, keys, rows, params } of this.groups.values()) {
+      const width = keys.length + 2;
+      const chunk = rowsPerInsert(db, width);
+      for (let start = 0; start < rows; start += chunk) {
+        const n = Math.min(chunk, rows - start);
+        const r = await db.exec(insertSql(table, keys, n, true), params.slice(start * width, (start + n) * width));
+        if (!r.ok) return r;
+      }
+    }
+    this.groups.clear();
+    return ok(undefined);
+  }
+}
+
 /** INSERT texts already written (per table, columns and row count): they repeat with every batch. */
 const insertTexts = new TextCache(8 * 1024 * 1024);
 
-/** `INSERT INTO table (keys..., bookkeeping) VALUES (?3, ?4, ..., ?1, '0', ?2), ...` for `rows` rows. */
-function insertSql(table: string, keys: string[], rows: number): string {
-  return insertTexts.get(`${table}(${keys.join(",")})${rows}`, () => {
-    const values = Array.from({ length: rows }, (_, r) => `(${[...keys.map((_, c) => `?${3 + r * keys.length + c}`), "?1", "'0'", "?2"].join(", ")})`);
+/**
+ * `INSERT INTO table (keys..., bookkeeping) VALUES (?3, ?4, ..., ?1, '0', ?2), ...` for `rows`
+ * rows sharing one insert time and file id; with `perRow`, each row binds its own after its values.
+ */
+function insertSql(table: string, keys: string[], rows: number, perRow = false): string {
+  return insertTexts.get(`${table}(${keys.join(",")})${rows}${perRow ? "r" : ""}`, () => {
+    const width = perRow ? keys.length + 2 : keys.length;
+    const first = perRow ? 1 : 3;
+    const values = Array.from({ length: rows }, (_, r) => {
+      const at = (c: number) => `?${first + r * width + c}`;
+      return `(${[...keys.map((_, c) => at(c)), perRow ? at(keys.length) : "?1", "'0'", perRow ? at(keys.length + 1) : "?2"].join(", ")})`;
+    });
     return `INSERT INTO ${quoteName(table)} (${[...keys.map(quoteName), "insert_timestamp", "tsd_name", "tsd_id"].join(", ")}) VALUES ${values.join(", ")}`;
   });
 }

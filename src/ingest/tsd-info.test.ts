@@ -63,6 +63,42 @@ function tsdContract(engine: string, open: () => Promise<Database>, second: bool
       expect(ok(await claim(a, [claimOf("lost")]))[0]?.kind).toBe("new");
     });
 
+    test("a batch of 12,000 (more than one statement's share), with hashes stored, unfinished and repeated in it, claims and settles as one at a time would", async () => {
+      const [done, open] = ok(await claim(a, [claimOf("batch-done"), claimOf("batch-open")]));
+      ok(await settle(a, [{ fileId: done!.fileId, rows: 3 }], []));
+      const hashes = Array.from({ length: 12_000 }, (_, i) => `batch-${i}`);
+      hashes[100] = "batch-done";
+      hashes[6_000] = "batch-open";
+      hashes[11_999] = "batch-5"; // the same hash twice in one batch: the second finds the first's claim
+      const claims = ok(await claim(a, hashes.map((h) => claimOf(h, "big"))));
+      expect(claims[100]).toEqual({ kind: "stored", fileId: done!.fileId, rows: 3 });
+      expect(claims[6_000]).toEqual({ kind: "unfinished", fileId: open!.fileId });
+      const fresh = claims.filter((c) => c.kind === "new").map((c) => c.fileId);
+      expect(fresh.length).toBe(11_997);
+      expect(new Set(fresh).size).toBe(11_997);
+      expect(claims[11_999]).toEqual({ kind: "unfinished", fileId: claims[5]!.fileId });
+      expect(fresh).toEqual(fresh.toSorted((x, y) => x - y)); // given in order
+
+      // the even ones stored with their own row counts, the odd ones failed and forgotten
+      const stored = fresh.filter((_, i) => i % 2 === 0).map((fileId, i) => ({ fileId, rows: i + 1 }));
+      const failed = fresh.filter((_, i) => i % 2 === 1);
+      expect([stored.length, failed.length]).toEqual([5_999, 5_998]);
+      ok(await settle(a, stored, failed));
+      const after = ok(await claim(b, hashes.slice(0, 11_999).map((h) => claimOf(h, "big"))));
+      const byId = new Map(stored.map((s) => [s.fileId, s.rows]));
+      after.forEach((c, i) => {
+        const before = claims[i]!;
+        if (before.kind !== "new") return;
+        if (byId.has(before.fileId)) expect(c).toEqual({ kind: "stored", fileId: before.fileId, rows: byId.get(before.fileId)! });
+        else expect(c.kind).toBe("new"); // forgotten: claimed afresh
+      });
+      const counts = ok(await a.query("SELECT status, count(*) AS n FROM tsd_info WHERE table_name = 'big' GROUP BY status ORDER BY status"));
+      expect(counts.map((r) => [r.status, Number(r.n)])).toEqual([
+        ["processing", failed.length], // claimed afresh
+        ["stored", stored.length],
+      ]);
+    });
+
     afterAll(async () => {
       await a?.close();
       if (b !== a) await b?.close();

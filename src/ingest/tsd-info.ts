@@ -34,7 +34,14 @@ export async function requireTsdInfo(db: Database | undefined): Promise<Result<D
 /** The statements of claim and settle, by engine. */
 const statements = tsdInfoStatements();
 
-/** Claims hashes in one transaction. */
+/** Units per statement of claim and settle (each statement takes its units as one JSON parameter). */
+const PER_STATEMENT = 5_000;
+
+function* slices<T>(items: T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += PER_STATEMENT) yield items.slice(i, i + PER_STATEMENT);
+}
+
+/** Claims hashes in one transaction: the known ones are looked up, the new ones inserted, a few statements in all. */
 export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult[]>> {
   const s = statements[db.engine];
   return db.transaction<ClaimResult[]>(async (tx) => {
@@ -45,20 +52,32 @@ export function claim(db: Database, claims: Claim[]): Promise<Result<ClaimResult
     const top = await runQuery(tx, s.top);
     if (!top.ok) return top;
     let next = Number(top.value[0]?.top ?? 0) + 1;
-    const time = new Date().toISOString();
-    const out: ClaimResult[] = [];
-    for (const c of claims) {
-      const found = await runQuery(tx, s.find, { hash: c.hash });
+    const known = new Map<string, ClaimResult>();
+    for (const part of slices(claims)) {
+      const found = await runQuery(tx, s.find, { hashes: JSON.stringify(part.map((c) => [c.hash])) });
       if (!found.ok) return found;
-      const f = found.value[0];
-      if (f) {
-        out.push(f.status === "stored" ? { kind: "stored", fileId: Number(f.file_id), rows: Number(f.rows) } : { kind: "unfinished", fileId: Number(f.file_id) });
+      for (const f of found.value) {
+        const fileId = Number(f.file_id);
+        known.set(String(f.file_hash), f.status === "stored" ? { kind: "stored", fileId, rows: Number(f.rows) } : { kind: "unfinished", fileId });
+      }
+    }
+    const out: ClaimResult[] = [];
+    const fresh: Array<[number, string, string, string, string, string]> = [];
+    for (const c of claims) {
+      const k = known.get(c.hash);
+      if (k) {
+        out.push(k);
         continue;
       }
       const fileId = next++;
-      const r = await runStatement(tx, s.insert, { fileId, dbms: c.dbms, table: c.table, source: c.source, hash: c.hash, instructions: c.instructions, time });
-      if (!r.ok) return r;
+      fresh.push([fileId, c.dbms, c.table, c.source, c.hash, c.instructions]);
       out.push({ kind: "new", fileId });
+      known.set(c.hash, { kind: "unfinished", fileId }); // the same hash again in this list: claimed, not yet stored
+    }
+    const time = new Date().toISOString();
+    for (const part of slices(fresh)) {
+      const r = await runStatement(tx, s.insert, { time, claims: JSON.stringify(part) });
+      if (!r.ok) return r;
     }
     return ok(out);
   });
@@ -69,12 +88,12 @@ export function settle(db: Database, stored: Array<{ fileId: number; rows: numbe
   const s = statements[db.engine];
   return db.transaction<void>(async (tx) => {
     const time = new Date().toISOString();
-    for (const { fileId, rows } of stored) {
-      const r = await runStatement(tx, s.stored, { fileId, rows, time });
+    for (const part of slices(stored)) {
+      const r = await runStatement(tx, s.stored, { time, stored: JSON.stringify(part.map((u) => [u.fileId, u.rows])) });
       if (!r.ok) return r;
     }
-    for (const fileId of failed) {
-      const r = await runStatement(tx, s.forget, { fileId });
+    for (const part of slices(failed)) {
+      const r = await runStatement(tx, s.forget, { ids: JSON.stringify(part.map((id) => [id])) });
       if (!r.ok) return r;
     }
     return ok(undefined);
