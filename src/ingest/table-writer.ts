@@ -198,25 +198,10 @@ async function insertGroup(
   const keys = allKeys.filter((k) => !(BOOKKEEPING as readonly string[]).includes(k));
   const types = keys.map((k) => columns.get(k)!);
   const insertedAt = at.toISOString().replace("T", " ").replace("Z", "");
-  /** Appends row i's values to `params` (checked against their columns). */
-  const bind = (params: unknown[], i: number): Result<void> => {
-    const row = rows[i]!;
-    for (let c = 0; c < keys.length; c++) {
-      const type = types[c]!;
-      let v = row[keys[c]!];
-      if (!fitsAsIs(type, v)) {
-        const fit = valueFor(type, v, keys[c]!);
-        if (!fit.ok) return fail("bad_value", `row ${i + 1}: ${fit.error.message}`);
-        v = fit.value;
-      }
-      params.push(v ?? null);
-    }
-    return ok(undefined);
-  };
   if (shared && rows.length <= SHARED_ROWS) {
     const params: unknown[] = [];
     for (let i = 0; i < rows.length; i++) {
-      const b = bind(params, i);
+      const b = bindRow(params, rows[i]!, i, keys, types);
       if (!b.ok) return b;
       params.push(insertedAt, tsdId);
     }
@@ -232,13 +217,30 @@ async function insertGroup(
     const end = Math.min(rows.length, start + chunk);
     const params: unknown[] = [insertedAt, tsdId];
     for (let i = start; i < end; i++) {
-      const b = bind(params, i);
+      const b = bindRow(params, rows[i]!, i, keys, types);
       if (!b.ok) return b;
     }
     const r = await db.exec(insertSql(table, keys, end - start), params);
     if (!r.ok) return r;
   }
   return ok(undefined);
+}
+
+const BOUND: Result<void> = ok(undefined);
+
+/** Appends the values of `row` (row `i` of its unit) to `params`, each checked against its column. */
+function bindRow(params: unknown[], row: DataRow, i: number, keys: string[], types: ColumnType[]): Result<void> {
+  for (let c = 0; c < keys.length; c++) {
+    const type = types[c]!;
+    let v = row[keys[c]!];
+    if (!fitsAsIs(type, v)) {
+      const fit = valueFor(type, v, keys[c]!);
+      if (!fit.ok) return fail("bad_value", `row ${i + 1}: ${fit.error.message}`);
+      v = fit.value;
+    }
+    params.push(v ?? null);
+  }
+  return BOUND;
 }
 
 /** Rows per multi-row INSERT of rows `width` parameters wide: under the bound-parameter limit; on SQLite the measured best, on PostgreSQL the fewest round trips. */
