@@ -119,6 +119,19 @@ export class Args {
   }
 }
 
+/**
+ * Where a command sent across the network goes (`run client (...)`, the REST `destination`
+ * header): the peers named, or the network (`peers` undefined: the nodes the metadata says
+ * hold the data), with the options given in the parentheses or as REST headers.
+ */
+export interface NetworkTarget {
+  peers?: string[];
+  /** Answer with the peers that replied (naming the others) instead of failing. */
+  subset: boolean;
+  /** How long to wait for each peer. */
+  timeoutMs: number;
+}
+
 /** What a command yields: text, or data (shown as JSON). `undefined` means nothing to show. */
 export type Reply = string | number | boolean | null | undefined | object;
 
@@ -139,6 +152,14 @@ export interface CommandSpec {
   bareOptions?: boolean;
   tail?: TailSpec;
   handler(ctx: CommandContext, args: Args): Promise<Result<Reply>> | Result<Reply>;
+  /**
+   * How the command runs across the network: it asks the peers itself and merges their
+   * replies into one (`sql` answers as if by one database). Without it each peer runs the
+   * command and the replies come back side by side, by peer.
+   */
+  network?(ctx: CommandContext, args: Args, target: NetworkTarget): Promise<Result<Reply>>;
+  /** The command only waits for other nodes (`run client`): it holds no Query Pool worker while it waits. */
+  waitsOnPeers?: boolean;
 }
 
 /** Declares a command (identity function that keeps the literal types). */

@@ -1,9 +1,13 @@
 /**
  * @module network/peers
  * Running a command on other nodes: send it to each peer at once, gather the replies, name
- * every peer that failed. Used by `run client (...)` and the REST `destination` header.
+ * every peer that failed; or, for a command with a network hook, let it do so. Used by
+ * `run client (...)`, which the REST `destination` header becomes.
  */
-import type { Reply } from "../commands/spec.ts";
+import type { CommandContext } from "../commands/context.ts";
+import type { NetworkTarget, Reply } from "../commands/spec.ts";
+import { bindCall } from "../language/bind.ts";
+import { parseStatement } from "../language/parser.ts";
 import type { Node } from "../node/node.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { ipPort } from "../metadata/bring.ts";
@@ -37,17 +41,32 @@ export function networkPeers(node: Node): Result<string[]> {
 }
 
 /**
+ * Sends a command across the network: a command with a network hook (`sql`) runs it (asking
+ * the peers and merging their replies); any other runs on each peer (`runOnPeers`).
+ */
+export async function sendAcross(ctx: CommandContext, text: string, target: NetworkTarget): Promise<Result<Reply>> {
+  const stmt = parseStatement(text);
+  if (stmt.ok && stmt.value.kind === "command" && stmt.value.call.spec.network) {
+    const args = bindCall(stmt.value.call, ctx.node.dictionary);
+    if (!args.ok) return args;
+    return stmt.value.call.spec.network(ctx, args.value, target);
+  }
+  return runOnPeers(ctx.node, target, text);
+}
+
+/**
  * Runs `command` on every peer (no peers: the network's operators, from the metadata). One peer: its reply, or an error naming it. Several: an
  * object of peer to reply, where a failed peer has `{ "error": ... }`; an error if all failed.
  */
-export async function runOnPeers(node: Node, peers: string[], command: string): Promise<Result<Reply>> {
+export async function runOnPeers(node: Node, target: NetworkTarget, command: string): Promise<Result<Reply>> {
+  let peers = target.peers ?? [];
   if (peers.length === 0) {
     const found = networkPeers(node);
     if (!found.ok) return found;
     peers = found.value;
   }
   const from = `${node.name}@${node.dictionary.lookup("ip") ?? ""}`;
-  const timeout = peerTimeoutMs(node);
+  const timeout = target.timeoutMs;
   const answers = await Promise.all(peers.map((p) => node.peers.request(p, { command, from }, timeout)));
   const results = answers.map((a, i): { peer: string; reply?: Reply; error?: string } => {
     const peer = peers[i]!;

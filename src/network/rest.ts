@@ -20,7 +20,6 @@ import { traceLevel } from "../node/trace.ts";
 import { logger, redact } from "../util/log.ts";
 import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.ts";
 import { VERSION } from "../version.ts";
-import { parseDestinations, runOnPeers } from "./peers.ts";
 import { restTopics } from "./rest-topics.ts";
 
 const log = logger("REST");
@@ -76,13 +75,13 @@ export function methodOf(stmt: Statement): HttpMethod {
   }
 }
 
-/** Whether a statement's work is a `run client` to peers (directly, or as `x = ...`, `if ... then ...`). */
+/** Whether a statement's work only waits for peers (a command declared `waitsOnPeers`, directly, or as `x = ...`, `if ... then ...`). */
 export function waitsOnPeers(stmt: Statement): boolean {
   switch (stmt.kind) {
     case "command":
-      return stmt.call.spec.words.join(" ") === "run client";
+      return stmt.call.spec.waitsOnPeers === true;
     case "assign":
-      return stmt.value.kind === "command" && stmt.value.call.spec.words.join(" ") === "run client";
+      return stmt.value.kind === "command" && stmt.value.call.spec.waitsOnPeers === true;
     case "if":
       return stmt.then !== undefined && waitsOnPeers(stmt.then);
     case "do":
@@ -91,6 +90,21 @@ export function waitsOnPeers(stmt: Statement): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * The command as `run client (<destination>[, subset = ...][, timeout = ...]) <command>` when
+ * the request has a `destination` header (`network`, or ip:port, ...); else the command as sent.
+ */
+function asRunClient(c: Context, command: string): string {
+  const destination = headerText(c, "destination")?.trim();
+  if (!destination) return command;
+  const items = destination.toLowerCase() === "network" ? [] : [destination];
+  for (const h of ["subset", "timeout"]) {
+    const v = headerText(c, h)?.trim();
+    if (v) items.push(`${h} = ${v}`);
+  }
+  return `run client (${items.join(", ")}) ${command}`;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -156,7 +170,8 @@ export function restApp(node: Node, options: RestOptions): Hono {
     const trace = traceLevel(node, "REST");
     if (trace >= 1) log.info(`${method} command: ${redact(command)}`);
     if (trace >= 2) log.info(`headers: ${redact(JSON.stringify(c.req.header()))}`);
-    const stmt = parseStatement(command);
+    // the destination header (and its subset / timeout headers) is `run client (...)`: one path for REST, scripts and the console
+    const stmt = parseStatement(asRunClient(c, command));
     if (!stmt.ok) {
       node.metrics.errors++;
       return errorResponse(c, stmt.error, command);
@@ -165,20 +180,12 @@ export function restApp(node: Node, options: RestOptions): Hono {
     if (needed === "POST" && method === "GET") {
       return errorResponse(c, new AnyLogError("wrong_method", `'${command}' changes the node's state: send it with POST`), command);
     }
-    const destination = headerText(c, "destination")?.trim();
-    let work: Promise<Result<Reply>>;
-    if (destination) {
-      const peers = destination.toLowerCase() === "network" ? parseDestinations([]) : parseDestinations([destination]);
-      if (!peers.ok) return errorResponse(c, peers.error, command);
-      work = runOnPeers(node, peers.value, command);
-    } else {
-      const ctx = node.context("rest");
-      const run = async () => (await runStatement(stmt.value, ctx)).result;
-      // like the destination header above: a command that only waits for peers holds no
-      // Query Pool worker, else a node asking itself (or two nodes asking each other)
-      // fills its pool with waiters and the peer requests they wait for queue behind them
-      work = waitsOnPeers(stmt.value) ? run() : options.pool(run);
-    }
+    const ctx = node.context("rest");
+    const run = async () => (await runStatement(stmt.value, ctx)).result;
+    // a command that only waits for peers holds no Query Pool worker, else a node asking
+    // itself (or two nodes asking each other) fills its pool with waiters and the peer
+    // requests they wait for queue behind them
+    const work = waitsOnPeers(stmt.value) ? run() : options.pool(run);
     const result = await withTimeout(work, options.timeout, command);
     if (!result.ok) {
       node.metrics.errors++;

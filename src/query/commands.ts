@@ -1,7 +1,8 @@
 /**
  * @module query/commands
  * Queries from the command line: `sql <dbms> [options] "select ..."` answered on this node
- * (read-only, AnyLog's reply shapes) and `get rows count`. Both only read, so both are GET.
+ * (read-only, AnyLog's reply shapes) or, sent across the network, by every operator that
+ * holds the table and merged (query/network); and `get rows count`. Both only read: GET.
  */
 import { command } from "../commands/spec.ts";
 import { unescape } from "../language/tokens.ts";
@@ -11,6 +12,7 @@ import { textTable } from "../util/text-table.ts";
 import { FORMATS, formatOf, queryReply } from "./reply.ts";
 import { rowsCount } from "./rows-count.ts";
 import { runLocalQuery } from "./run.ts";
+import { runNetworkSql } from "./network/run.ts";
 
 /** The query text without the quotes around it (`\"` inside stands for `"`: "select \"order\" from t"). */
 function unquote(text: string): string {
@@ -56,6 +58,7 @@ addCommands(
       if (!answer.ok) return answer;
       return ok(queryReply(answer.value, format.value, args.bool("stat", true)));
     },
+    network: (ctx, args, target) => runNetworkSql(ctx, args, unquote(args.tail ?? ""), target),
   }),
   command({
     words: ["get", "rows", "count"],

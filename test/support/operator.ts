@@ -31,11 +31,11 @@ function parse(text: string): unknown {
   }
 }
 
-/** A command through REST: GET, or POST when `post`. */
-export async function command(url: string, cmd: string, post = false, timeoutMs = 60_000): Promise<Reply> {
+/** A command through REST: GET, or POST when `post`; `headers` besides the command (destination, subset, ...). */
+export async function command(url: string, cmd: string, post = false, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<Reply> {
   const r = await fetch(`${url}/`, {
     method: post ? "POST" : "GET",
-    headers: { command: cmd, "User-Agent": "AnyLog/1.23" },
+    headers: { command: cmd, "User-Agent": "AnyLog/1.23", ...headers },
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await r.text();

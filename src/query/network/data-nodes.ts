@@ -1,0 +1,66 @@
+/**
+ * @module query/network/data-nodes
+ * Which operators hold a table, from the metadata: the table must have its `table` policy;
+ * the clusters that hold it are those whose `table` list names it, else those whose `dbms`
+ * is its database, else those that name neither; their operators are grouped by cluster (an
+ * operator with no cluster is a group of its own). A query asks one member of each group:
+ * the members of a cluster hold the same data (HA), so fail-over among them goes here.
+ */
+import type { Node } from "../../node/node.ts";
+import { ipPort } from "../../metadata/bring.ts";
+import type { Policy, PolicyBody } from "../../metadata/policy.ts";
+import { type Result, fail, ok } from "../../util/result.ts";
+
+export interface DataGroup {
+  /** The cluster's id, or undefined for an operator with no cluster. */
+  cluster?: string;
+  /** Operator addresses (ip:port), in ledger order. */
+  members: string[];
+}
+
+const bodyOf = (p: Policy): PolicyBody => Object.values(p)[0] ?? {};
+const same = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
+
+/** Whether a cluster policy holds dbms.table. */
+function holds(cluster: PolicyBody, dbms: string, table: string): boolean {
+  const tables = cluster.table;
+  if (Array.isArray(tables)) {
+    return tables.some((t) => typeof t === "object" && t !== null && same((t as PolicyBody).dbms, dbms) && same((t as PolicyBody).name, table));
+  }
+  return cluster.dbms === undefined || same(cluster.dbms, dbms);
+}
+
+/** The groups of operators that hold dbms.table; an error naming it when no one does. */
+export function dataGroups(node: Node, dbms: string, table: string): Result<DataGroup[]> {
+  const local = node.metadata.local();
+  if (!local.ok) return local;
+  const copy = local.value;
+  if (copy.select(["table"], []).every((p) => !(same(bodyOf(p).dbms, dbms) && same(bodyOf(p).name, table)))) {
+    return fail("not_found", `no operator holds ${dbms}.${table}: the metadata has no table policy for it (is data stored there, and the metadata synced?)`);
+  }
+  const clusters = new Set(
+    copy
+      .select(["cluster"], [])
+      .map(bodyOf)
+      .filter((c) => typeof c.id === "string" && holds(c, dbms, table))
+      .map((c) => c.id as string),
+  );
+  const groups = new Map<string, DataGroup>();
+  const alone: DataGroup[] = [];
+  for (const p of copy.select(["operator"], [])) {
+    const address = ipPort(p);
+    if (!address) continue;
+    const cluster = bodyOf(p).cluster;
+    if (typeof cluster !== "string" || cluster === "") {
+      alone.push({ members: [address] });
+      continue;
+    }
+    if (!clusters.has(cluster)) continue;
+    const g = groups.get(cluster) ?? { cluster, members: [] };
+    if (!g.members.includes(address)) g.members.push(address);
+    groups.set(cluster, g);
+  }
+  const all = [...groups.values(), ...alone];
+  if (all.length === 0) return fail("not_found", `no operator holds ${dbms}.${table}: no operator policy belongs to a cluster that holds it`);
+  return ok(all);
+}

@@ -1,0 +1,265 @@
+/**
+ * The query network: one SQL question answered by three operator processes (two on SQLite,
+ * one on PostgreSQL) through a query node, merged as if it were one database.
+ *  - A property test: seeded random rows spread over the operators (a column that is an
+ *    integer on one operator and a float on another), seeded random queries from a grammar
+ *    (aggregates with avg, count(distinct), range, expressions over aggregates, group by,
+ *    having, order by, limit/offset, where, timezone), each compared with the same query on
+ *    one SQLite database holding all the rows. QUERY_SEED replays a run; the seed is printed
+ *    with any failure.
+ *  - The REST `destination: network` header and `run client ()` give the same answer; curl
+ *    as the AnyLog documentation writes it.
+ *  - A table that no one holds is an error naming it.
+ *  - One operator stopped: without `subset` the query fails naming it; with `subset = true`
+ *    the other two answer and Statistics names the missing one.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { showTime, zoneOf } from "../src/query/time.ts";
+import { curl } from "./support/node-process.ts";
+import { OperatorNode, command, put } from "./support/operator.ts";
+import { PostgresServer } from "./support/postgres.ts";
+import { prng } from "./support/prng.ts";
+import { stopScriptNodes } from "./support/script-node.ts";
+
+setDefaultTimeout(240_000);
+
+const SEED = Number(process.env.QUERY_SEED ?? Date.now() % 1_000_000);
+const QUERIES = Number(process.env.QUERY_COUNT ?? 500);
+const work = mkdtempSync(join(tmpdir(), "anylog-qnet-"));
+let pg: PostgresServer;
+let ops: OperatorNode[] = [];
+let query: OperatorNode;
+const reference = new Database(":memory:");
+
+afterAll(async () => {
+  await stopScriptNodes();
+  await pg?.stop();
+  reference.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Row {
+  device: string;
+  reading: number;
+  amount: number;
+  flag: string | null;
+  ts: string;
+}
+
+/** POSTs a command to a node; throws with the reply when it fails. */
+async function post(url: string, cmd: string): Promise<unknown> {
+  const r = await command(url, cmd, true);
+  if (r.status !== 200) throw new Error(`${cmd}: ${r.status} ${r.text}`);
+  return r.json ?? r.text;
+}
+
+/** A command to the query node, by default with `destination: network`. */
+const ask = (cmd: string, headers: Record<string, string> = { destination: "network" }) => command(query.url, cmd, false, 60_000, headers);
+
+beforeAll(async () => {
+  pg = await PostgresServer.start();
+  const engines = ["sqlite", "sqlite", "psql"] as const;
+  ops = await Promise.all(engines.map((engine, i) => OperatorNode.start({ engine, pg, dir: join(work, `op${i}`), dbms: "qn" })));
+  query = await OperatorNode.start({ engine: "sqlite", dir: join(work, "query"), dbms: "unused" });
+
+  // the rows: `reading` is an integer on the first operator and a float on the others
+  const random = prng(SEED);
+  const devices = ["d1", "d2", "d3", "d4", "d5"];
+  const start = Date.UTC(2026, 10, 1);
+  const perOp: Row[][] = [[], [], []];
+  for (let i = 0; i < 900; i++) {
+    const op = Math.floor(random() * 3);
+    const whole = Math.floor(random() * 100);
+    perOp[op]!.push({
+      device: devices[Math.floor(random() * devices.length)]!,
+      reading: op === 0 ? whole : whole + 0.375 + Math.floor(random() * 8) / 16,
+      amount: Math.floor(random() * 50),
+      flag: random() < 0.2 ? null : random() < 0.5 ? "on" : "off",
+      ts: new Date(start + Math.floor(random() * 3 * 86_400_000)).toISOString(),
+    });
+  }
+  reference.run("CREATE TABLE readings (device, reading, amount, flag, ts)");
+  const insert = reference.prepare("INSERT INTO readings VALUES (?, ?, ?, ?, ?)");
+  for (const [i, rows] of perOp.entries()) {
+    for (let k = 0; k < rows.length; k += 100) {
+      const r = await put(ops[i]!.url, "qn", "readings", rows.slice(k, k + 100).map((x) => JSON.stringify(x)).join("\n"));
+      expect(r.status).toBe(200);
+    }
+    for (const x of rows) insert.run(x.device, x.reading, x.amount, x.flag, x.ts.replace("T", " ").replace("Z", "000"));
+  }
+
+  // the metadata the query node reads: two clusters (one by dbms, one holding anything), one
+  // operator in each, one operator without a cluster, and the table's policy
+  await post(query.url, 'blockchain insert where policy = {"cluster": {"name": "c1", "company": "Q", "dbms": "qn"}} and local = true');
+  await post(query.url, 'blockchain insert where policy = {"cluster": {"name": "c2", "company": "Q"}} and local = true');
+  await post(query.url, 'blockchain insert where policy = {"cluster": {"name": "other", "company": "Q", "dbms": "elsewhere"}} and local = true');
+  const clusterId = async (name: string) => String(await post(query.url, `blockchain get cluster where name = ${name} bring.first [cluster][id]`)).trim();
+  const clusters = [await clusterId("c1"), await clusterId("c2"), ""];
+  for (const [i, op] of ops.entries()) {
+    const cluster = clusters[i] ? `, "cluster": "${clusters[i]}"` : "";
+    await post(query.url, `blockchain insert where policy = {"operator": {"name": "op${i}", "company": "Q", "ip": "127.0.0.1", "port": ${op.tcpPort}${cluster}}} and local = true`);
+  }
+  // an operator of a cluster that does not hold the table: never asked (it is not even running)
+  await post(query.url, `blockchain insert where policy = {"operator": {"name": "op-other", "company": "Q", "ip": "127.0.0.1", "port": 9, "cluster": "${await clusterId("other")}"}} and local = true`);
+  await post(query.url, 'blockchain insert where policy = {"table": {"name": "readings", "dbms": "qn", "create": "CREATE TABLE readings (device TEXT)"}} and local = true');
+});
+
+// --- the grammar ---
+
+interface Generated {
+  network: string;
+  reference: string;
+  timezone: string;
+  /** The answer's order is part of the question (ORDER BY over every output column). */
+  ordered: boolean;
+}
+
+function generate(random: () => number): Generated {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const wheres = [
+    "",
+    `reading > ${Math.floor(random() * 80)}`,
+    `amount between ${Math.floor(random() * 20)} and ${20 + Math.floor(random() * 30)}`,
+    "device in ('d1', 'd3', 'd5')",
+    "flag is null",
+    "flag = 'on' or amount < 10",
+    `ts >= '2026-11-0${2 + Math.floor(random() * 2)} 00:00:00'`,
+    "not (device = 'd2') and reading < 60.5",
+  ];
+  const where = pick(wheres);
+  const timezone = pick(["utc", "utc", "America/New_York", "Europe/London"]);
+  const whereText = where ? ` where ${where}` : "";
+  if (random() < 0.3) {
+    // rows: every selected column in the order, so ties cannot reorder them
+    const cols = pick([["device", "reading", "amount"], ["ts", "device"], ["flag", "amount", "ts"], ["reading"]]);
+    const order = cols.map((c) => `${c}${random() < 0.5 ? " desc" : ""}`).join(", ");
+    const limit = random() < 0.6 ? ` limit ${1 + Math.floor(random() * 40)}${random() < 0.4 ? ` offset ${Math.floor(random() * 20)}` : ""}` : "";
+    const text = `select ${cols.join(", ")} from readings${whereText} order by ${order}${limit}`;
+    return { network: text, reference: text, timezone, ordered: true };
+  }
+  const aggregates: Array<[string, string]> = [
+    ["count(*)", "count(*)"],
+    ["count(reading)", "count(reading)"],
+    ["sum(amount)", "sum(amount)"],
+    ["min(reading)", "min(reading)"],
+    ["max(ts)", "max(ts)"],
+    ["avg(reading)", "avg(reading)"],
+    ["count(distinct device)", "count(distinct device)"],
+    ["range(amount) as spread", "max(amount) - min(amount) as spread"],
+    ["max(reading) - min(reading) as diff", "max(reading) - min(reading) as diff"],
+    ["sum(amount) * 2 + count(*) as mix", "sum(amount) * 2 + count(*) as mix"],
+    ["min(flag)", "min(flag)"],
+  ];
+  const chosen = aggregates.filter(() => random() < 0.35);
+  if (chosen.length === 0) chosen.push(pick(aggregates));
+  const groups = pick([[], ["device"], ["flag"], ["device", "flag"]]);
+  const having = groups.length > 0 && random() < 0.3 ? ` having count(*) > ${Math.floor(random() * 30)}` : "";
+  const select = (side: 0 | 1) => [...groups, ...chosen.map((a) => a[side])].join(", ");
+  const groupBy = groups.length > 0 ? ` group by ${groups.join(", ")}` : "";
+  // ordered by every output column (by position), so ties cannot reorder the rows
+  const width = groups.length + chosen.length;
+  const ordered = groups.length > 0 && random() < 0.6;
+  const order = ordered ? ` order by ${Array.from({ length: width }, (_, i) => `${i + 1}${random() < 0.5 ? " desc" : ""}`).join(", ")}` : "";
+  const limit = ordered && random() < 0.5 ? ` limit ${1 + Math.floor(random() * 6)}${random() < 0.4 ? ` offset ${Math.floor(random() * 3)}` : ""}` : "";
+  const tail = `${whereText}${groupBy}${having}${order}${limit}`;
+  return { network: `select ${select(0)} from readings${tail}`, reference: `select ${select(1)} from readings${tail}`, timezone, ordered };
+}
+
+const close = (a: unknown, b: unknown): boolean => {
+  if (typeof a === "number" && typeof b === "number") return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+  return a === b;
+};
+
+function sameRows(got: unknown[][], want: unknown[][]): boolean {
+  return got.length === want.length && got.every((r, i) => r.length === want[i]!.length && r.every((v, k) => close(v, want[i]![k])));
+}
+
+describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
+  test(`${QUERIES} random queries through destination: network give the rows of one database holding all the data`, async () => {
+    const random = prng(SEED + 1);
+    const failures: string[] = [];
+    for (let n = 0; n < QUERIES && failures.length < 5; n++) {
+      const g = generate(random);
+      const zone = zoneOf(g.timezone);
+      if (!zone.ok) throw new Error(zone.error.message);
+      const stmt = reference.query(g.reference);
+      const wantRows = (stmt.values() as unknown[][]).map((r) => r.map((v) => (typeof v === "string" ? showTime(v, zone.value) : v)));
+      const wantCols = stmt.columnNames;
+      const r = await ask(`sql qn format = json and timezone = ${g.timezone} "${g.network}"`);
+      const answer = r.json as { Query?: Array<Record<string, unknown>>; Statistics?: Array<{ Nodes: number }> } | undefined;
+      if (r.status !== 200 || !answer?.Query) {
+        failures.push(`#${n} ${g.network}: ${r.status} ${r.text.slice(0, 300)}`);
+        continue;
+      }
+      const gotCols = answer.Query.length > 0 ? Object.keys(answer.Query[0]!) : wantCols;
+      let gotRows = answer.Query.map((o) => gotCols.map((c) => o[c] ?? null));
+      let want = wantRows;
+      if (!g.ordered) {
+        const key = (row: unknown[]) => JSON.stringify(row.map((v) => (typeof v === "number" ? Number(v.toPrecision(12)) : v)));
+        gotRows = [...gotRows].sort((a, b) => key(a).localeCompare(key(b)));
+        want = [...want].sort((a, b) => key(a).localeCompare(key(b)));
+      }
+      if (JSON.stringify(gotCols) !== JSON.stringify(wantCols) || !sameRows(gotRows, want)) {
+        failures.push(`#${n} ${g.network} (timezone ${g.timezone})\n  columns ${JSON.stringify(gotCols)} want ${JSON.stringify(wantCols)}\n  got  ${JSON.stringify(gotRows).slice(0, 400)}\n  want ${JSON.stringify(want).slice(0, 400)}`);
+      }
+      if (answer.Statistics?.[0]?.Nodes !== 3) failures.push(`#${n} ${g.network}: Statistics ${JSON.stringify(answer.Statistics)} (3 nodes expected)`);
+    }
+    if (failures.length > 0) throw new Error(`QUERY_SEED=${SEED}: ${failures.length} queries differ from one database:\n${failures.join("\n")}`);
+  });
+
+  test("run client () in a command, the destination header and curl as the AnyLog documentation writes it give the same answer", async () => {
+    const q = "select device, count(*) as rows, avg(reading) as mean from readings group by device order by device";
+    const want = reference.query(q).all();
+    const viaHeader = await ask(`sql qn format = json and stat = false "${q}"`);
+    expect(viaHeader.status).toBe(200);
+    const viaRunClient = await ask(`run client () sql qn format = json and stat = false "${q}"`, {});
+    expect(viaRunClient.status).toBe(200);
+    expect(viaRunClient.json).toEqual(viaHeader.json);
+    const rows = (viaHeader.json as { Query: Array<Record<string, unknown>> }).Query;
+    expect(rows.map((r) => r.device)).toEqual(want.map((r) => (r as { device: string }).device));
+    rows.forEach((r, i) => expect(close(r.mean, (want[i] as { mean: number }).mean)).toBe(true));
+
+    const c = await curl(["-X", "GET", query.url, "-H", `command: sql qn format = table "select count(*) from readings"`, "-H", "User-Agent: AnyLog/1.23", "-H", "destination: network"]);
+    expect(c.status).toBe(200);
+    expect(c.body).toContain("count(*)");
+    expect(c.body).toContain("900");
+    const listed = await ask('sql qn format = json:list "select count(*) as n, min(amount) as low from readings"');
+    expect(listed.json).toEqual([{ n: 900, low: (reference.query("select min(amount) as low from readings").get() as { low: number }).low }]);
+    // a named peer list instead of the network: the same merge
+    const named = await ask('sql qn format = json and stat = false "select count(*) as n from readings"', { destination: ops.map((o) => `127.0.0.1:${o.tcpPort}`).join(",") });
+    expect(named.json).toEqual({ Query: [{ n: 900 }] });
+  });
+
+  test("a table that no operator holds, and a query the network cannot run, are clear errors", async () => {
+    const none = await ask('sql qn "select count(*) from nowhere"');
+    expect(none.status).toBeGreaterThanOrEqual(400);
+    expect(none.text).toContain("qn.nowhere");
+    const join = await ask('sql qn "select count(*) from readings a join readings b on a.device = b.device"');
+    expect(join.status).toBe(400);
+    expect(join.text).toMatch(/one table/);
+    const bad = await ask('run client (subset = maybe) sql qn "select 1 from readings"', {});
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/subset = maybe/);
+  });
+
+  test("one operator stopped: without subset the query fails naming it; with subset = true the others answer and Statistics names it", async () => {
+    const dead = ops[1]!;
+    await dead.node.stop();
+    const q = 'sql qn format = json "select count(*) as n from readings"';
+    const failed = await ask(q, { destination: "network", timeout: "5" });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(failed.text).toContain(`127.0.0.1:${dead.tcpPort}`);
+    const partial = await ask(q, { destination: "network", subset: "true", timeout: "5" });
+    expect(partial.status).toBe(200);
+    const body = partial.json as { Query: Array<{ n: number }>; Statistics: Array<Record<string, unknown>> };
+    const alive = await Promise.all([ops[0]!, ops[2]!].map(async (o) => Number(((await command(o.url, 'sql qn format = json "select count(*) as n from readings"')).json as { Query: Array<{ n: number }> }).Query[0]!.n)));
+    expect(body.Query).toEqual([{ n: alive[0]! + alive[1]! }]);
+    expect(body.Statistics[0]).toMatchObject({ "Target Nodes": 3, "Participating Nodes": 2, "Not Participating": [`127.0.0.1:${dead.tcpPort}`] });
+    const viaRunClient = await ask('run client (subset = true and timeout = 5) sql qn format = json and stat = false "select count(*) as n from readings"', {});
+    expect(viaRunClient.json).toEqual({ Query: body.Query });
+  });
+});
