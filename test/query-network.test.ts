@@ -246,6 +246,33 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     expect(bad.text).toMatch(/subset = maybe/);
   });
 
+  test("what query tools ask first: get tables, get columns, get data nodes, test network, test node", async () => {
+    const local = async (cmd: string) => {
+      const r = await command(query.url, cmd);
+      if (r.status !== 200) throw new Error(`${cmd}: ${r.status} ${r.text}`);
+      return r;
+    };
+    expect((await local("get tables where dbms = qn and format = json")).json).toEqual([{ dbms: "qn", table: "readings", local: false, declared: true }]);
+    expect((await local("get tables where dbms = *")).text).toContain("readings");
+    expect((await local("get columns where dbms = qn and table = readings and format = json")).json).toEqual({ device: "text" });
+    const missing = await command(query.url, "get columns where dbms = qn and table = nowhere");
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain("qn.nowhere");
+    const held = (await local("get data nodes where dbms = qn and format = json")).json as Array<{ address: string; operator: string }>;
+    expect(held.map((h) => h.address).sort()).toEqual(ops.map((o) => `127.0.0.1:${o.tcpPort}`).sort());
+    expect(held.map((h) => h.operator).sort()).toEqual(["op0", "op1", "op2"]);
+    const tested = (await local("test network where format = json and timeout = 3")).json as Array<{ name: string; reachable: boolean; error: string }>;
+    expect(tested.filter((t) => t.reachable).map((t) => t.name).sort()).toEqual(["op0", "op1", "op2"]);
+    expect(tested.find((t) => t.name === "op-other")).toMatchObject({ reachable: false });
+    expect(tested.find((t) => t.name === "op-other")!.error).toContain("127.0.0.1:9");
+    const self = (await local("test node where format = json")).json as Array<{ test: string; ok: boolean }>;
+    expect(self.map((c) => [c.test, c.ok])).toEqual([
+      ["TCP server", true],
+      ["REST server", true],
+      ["Metadata", true],
+    ]);
+  });
+
   test("one operator stopped: without subset the query fails naming it; with subset = true the others answer and Statistics names it", async () => {
     const dead = ops[1]!;
     await dead.node.stop();

@@ -12,4 +12,5 @@ import "./trace.ts";
 import "../storage/commands.ts";
 import "../metadata/commands.ts";
 import "../query/commands.ts";
+import "../query/network/catalog.ts";
 import "../ingest/commands.ts";
