@@ -273,6 +273,25 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     ]);
   });
 
+  test("query status, query explain, get queries time and reset query timer show the network queries", async () => {
+    expect((await command(query.url, "reset query timer", true)).status).toBe(200);
+    const q = "select device, avg(reading) from readings group by device";
+    expect((await ask(`sql qn "${q}"`)).status).toBe(200);
+    const status = (await command(query.url, "query status")).text;
+    for (const o of ops) expect(status).toContain(`127.0.0.1:${o.tcpPort}`);
+    expect(status).toContain("completed");
+    expect(status).toContain(q);
+    const explain = (await command(query.url, "query explain")).text;
+    expect(explain).toContain('Remote query: SELECT "device" AS "__g0", SUM("reading")');
+    expect(explain).toContain('Local create: CREATE TABLE "readings" ("__g0", "__p0s", "__p0c")');
+    expect(explain).toContain("Local query:  SELECT");
+    const times = (await command(query.url, "get queries time where format = json")).json as Record<string, number>;
+    expect(times.total).toBe(1);
+    expect((await command(query.url, "get queries time")).text).toMatch(/Up to  1 sec\.: 1\n[\s\S]*Total queries: 1/);
+    expect((await command(query.url, "query status all")).text.split("completed").length).toBeGreaterThan(10);
+    expect((await command(query.url, "query status 99999")).status).toBe(404);
+  });
+
   test("one operator stopped: without subset the query fails naming it; with subset = true the others answer and Statistics names it", async () => {
     const dead = ops[1]!;
     await dead.node.stop();

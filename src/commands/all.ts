@@ -13,4 +13,5 @@ import "../storage/commands.ts";
 import "../metadata/commands.ts";
 import "../query/commands.ts";
 import "../query/network/catalog.ts";
+import "../query/network/query-log.ts";
 import "../ingest/commands.ts";

@@ -12,6 +12,8 @@ import { quoteIdent } from "./sql-text.ts";
 export interface Merged {
   columns: string[];
   rows: unknown[][];
+  /** The merged table's CREATE statement (for `query explain`). */
+  create: string;
 }
 
 /** A value as SQLite takes it: booleans as 1/0, objects as JSON text. */
@@ -33,7 +35,8 @@ export function mergeRows(table: string, columns: string[], rows: Array<Record<s
   const db = new Database(":memory:");
   try {
     if (all.length === 0) all.push("__none");
-    db.run(`CREATE TABLE ${quoteIdent(table)} (${all.map(quoteIdent).join(", ")})`);
+    const create = `CREATE TABLE ${quoteIdent(table)} (${all.map(quoteIdent).join(", ")})`;
+    db.run(create);
     if (rows.length > 0) {
       const insert = db.prepare(`INSERT INTO ${quoteIdent(table)} (${all.map(quoteIdent).join(", ")}) VALUES (${all.map(() => "?").join(", ")})`);
       db.transaction(() => {
@@ -42,7 +45,7 @@ export function mergeRows(table: string, columns: string[], rows: Array<Record<s
     }
     const q = db.query(localSql);
     const values = q.values() as unknown[][];
-    return ok({ columns: q.columnNames, rows: values });
+    return ok({ columns: q.columnNames, rows: values, create });
   } catch (e) {
     return fail("bad_value", `merging the operators' replies failed: ${errorText(e)}`);
   } finally {

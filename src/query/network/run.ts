@@ -15,6 +15,7 @@ import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { dataGroups } from "./data-nodes.ts";
 import { mergeRows } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
+import { queryLog } from "./query-log.ts";
 
 /** A peer that has no such table holds none of its rows (a cluster may hold a table no row of which reached this member yet). */
 const NO_TABLE = /no such table|relation "[^"]*" does not exist/i;
@@ -48,7 +49,23 @@ export async function runNetworkSql(ctx: CommandContext, args: Args, query: stri
 
   const from = `${node.name}@${node.dictionary.lookup("ip") ?? ""}`;
   const command = remoteCommand(dbms, remote);
-  const answers = await Promise.all(peers.map((p) => node.peers.request(p, { command, from }, target.timeoutMs)));
+  const log = queryLog(node);
+  const record = log.begin({ command: query, dbms, remote, local, create: "", operators: peers.map((address) => ({ address, status: "sent", rows: 0 })) });
+  const answers = await Promise.all(
+    peers.map(async (p, i) => {
+      const a = await node.peers.request(p, { command, from }, target.timeoutMs);
+      const state = record.operators[i]!;
+      state.ms = Date.now() - record.started.getTime();
+      if (a.ok && a.value.ok) {
+        state.status = "replied";
+        if (Array.isArray(a.value.reply)) state.rows = a.value.reply.length;
+      } else {
+        state.status = "failed";
+        state.error = a.ok ? (a.value.ok ? undefined : a.value.message) : a.error.message;
+      }
+      return a;
+    }),
+  );
   const rows: Array<Record<string, unknown>> = [];
   const missing: Array<{ peer: string; error: string }> = [];
   answers.forEach((a, i) => {
@@ -63,11 +80,18 @@ export async function runNetworkSql(ctx: CommandContext, args: Args, query: stri
   if (missing.length === peers.length || (missing.length > 0 && !target.subset)) {
     const timedOut = answers.every((a) => !a.ok && a.error.code === "timeout");
     const names = missing.map((m) => m.error).join("; ");
-    return fail(timedOut ? "timeout" : "peer_failed", `network query: ${missing.length} of ${peers.length} operators did not answer: ${names}${target.subset ? "" : " (with subset = true the others' rows are answered)"}`);
+    const message = `network query: ${missing.length} of ${peers.length} operators did not answer: ${names}${target.subset ? "" : " (with subset = true the others' rows are answered)"}`;
+    log.end(record, { error: message });
+    return fail(timedOut ? "timeout" : "peer_failed", message);
   }
 
   const merged = mergeRows(table, columns, rows, local);
-  if (!merged.ok) return merged;
+  if (!merged.ok) {
+    log.end(record, { error: merged.error.message });
+    return merged;
+  }
+  record.create = merged.value.create;
+  log.end(record, { rows: merged.value.rows.length });
   node.metrics.queries++;
   const answer: QueryAnswer = {
     columns: merged.value.columns,
