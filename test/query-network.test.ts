@@ -4,7 +4,8 @@
  *  - A property test: seeded random rows spread over the operators (a column that is an
  *    integer on one operator and a float on another), seeded random queries from a grammar
  *    (aggregates with avg, count(distinct), range, expressions over aggregates, group by,
- *    having, order by, limit/offset, where, timezone), each compared with the same query on
+ *    having, order by, limit/offset, where, timezone, AnyLog's increments and period), each
+ *    compared with the same query (time buckets and periods written out in SQLite) on
  *    one SQLite database holding all the rows. QUERY_SEED replays a run; the seed is printed
  *    with any failure.
  *  - The REST `destination: network` header and `run client ()` give the same answer; curl
@@ -19,6 +20,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { showTime, zoneOf } from "../src/query/time.ts";
+import { bucketSql, lastTimeQuery, periodOf, withPeriod } from "../src/query/time-functions.ts";
 import { curl } from "./support/node-process.ts";
 import { OperatorNode, command, put } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
@@ -130,16 +132,43 @@ function generate(random: () => number): Generated {
     `ts >= '2026-11-0${2 + Math.floor(random() * 2)} 00:00:00'`,
     "not (device = 'd2') and reading < 60.5",
   ];
-  const where = pick(wheres);
+  let where = pick(wheres);
+  let referenceWhere = where;
+  if (random() < 0.15) {
+    // AnyLog's period: the n units that end at the last row at or before the date (with a filter for that row)
+    const unit = pick(["hour", "minute", "day"] as const);
+    const n = 1 + Math.floor(random() * 12);
+    const date = pick(["now()", "'2026-11-02 12:00:00'", "'2026-11-03 06:30:00'"]);
+    const filter = random() < 0.4 ? ", device = 'd2'" : "";
+    where = `period(${unit}, ${n}, ${date}, ts${filter})`;
+    const p = periodOf(`select 1 from readings where ${where}`);
+    if (!p.ok || !p.value) throw new Error(`period in the grammar: ${where}`);
+    const last = reference.query(lastTimeQuery(p.value, "readings")).get() as { last: string | null };
+    referenceWhere = withPeriod(where, { ...p.value, start: 0, end: where.length }, last.last);
+  }
   const timezone = pick(["utc", "utc", "America/New_York", "Europe/London"]);
   const whereText = where ? ` where ${where}` : "";
+  const referenceWhereText = referenceWhere ? ` where ${referenceWhere}` : "";
+  if (random() < 0.15) {
+    // AnyLog's increments: time buckets, in time order, the bucket itself not shown
+    const unit = pick(["hour", "minute", "day"] as const);
+    const n = 1 + Math.floor(random() * 6);
+    const aggs = pick([["count(*)", "max(ts)", "avg(reading)"], ["min(ts)", "sum(amount)"], ["max(reading) - min(reading) as diff", "count(reading)"]]);
+    const bucket = bucketSql("sqlite", unit, n, "ts");
+    return {
+      network: `select increments(${unit}, ${n}, ts), ${aggs.join(", ")} from readings${whereText}`,
+      reference: `select ${aggs.join(", ")} from readings${referenceWhereText} group by ${bucket} order by ${bucket}`,
+      timezone,
+      ordered: true,
+    };
+  }
   if (random() < 0.3) {
     // rows: every selected column in the order, so ties cannot reorder them
     const cols = pick([["device", "reading", "amount"], ["ts", "device"], ["flag", "amount", "ts"], ["reading"]]);
     const order = cols.map((c) => `${c}${random() < 0.5 ? " desc" : ""}`).join(", ");
     const limit = random() < 0.6 ? ` limit ${1 + Math.floor(random() * 40)}${random() < 0.4 ? ` offset ${Math.floor(random() * 20)}` : ""}` : "";
-    const text = `select ${cols.join(", ")} from readings${whereText} order by ${order}${limit}`;
-    return { network: text, reference: text, timezone, ordered: true };
+    const tail = ` order by ${order}${limit}`;
+    return { network: `select ${cols.join(", ")} from readings${whereText}${tail}`, reference: `select ${cols.join(", ")} from readings${referenceWhereText}${tail}`, timezone, ordered: true };
   }
   const aggregates: Array<[string, string]> = [
     ["count(*)", "count(*)"],
@@ -165,8 +194,8 @@ function generate(random: () => number): Generated {
   const ordered = groups.length > 0 && random() < 0.6;
   const order = ordered ? ` order by ${Array.from({ length: width }, (_, i) => `${i + 1}${random() < 0.5 ? " desc" : ""}`).join(", ")}` : "";
   const limit = ordered && random() < 0.5 ? ` limit ${1 + Math.floor(random() * 6)}${random() < 0.4 ? ` offset ${Math.floor(random() * 3)}` : ""}` : "";
-  const tail = `${whereText}${groupBy}${having}${order}${limit}`;
-  return { network: `select ${select(0)} from readings${tail}`, reference: `select ${select(1)} from readings${tail}`, timezone, ordered };
+  const tail = `${groupBy}${having}${order}${limit}`;
+  return { network: `select ${select(0)} from readings${whereText}${tail}`, reference: `select ${select(1)} from readings${referenceWhereText}${tail}`, timezone, ordered };
 }
 
 const close = (a: unknown, b: unknown): boolean => {
@@ -229,6 +258,22 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     expect(c.body).toContain("900");
     const listed = await ask('sql qn format = json:list "select count(*) as n, min(amount) as low from readings"');
     expect(listed.json).toEqual([{ n: 900, low: (reference.query("select min(amount) as low from readings").get() as { low: number }).low }]);
+    // increments and period asked of one operator alone (no destination) answer as the network does with that operator named
+    for (const [i, q2] of [
+      [2, "select increments(hour, 3, ts), count(*), max(ts), avg(reading) from readings"],
+      [0, "select count(*), min(ts) from readings where period(hour, 5, now(), ts)"],
+      [2, "select device, sum(amount) from readings where period(day, 1, '2026-11-02 12:00:00', ts, flag = 'on') group by device order by device"],
+    ] as const) {
+      const cmd = `sql qn format = json and stat = false and timezone = utc "${q2}"`;
+      const alone = await command(ops[i]!.url, cmd);
+      expect(alone.status).toBe(200);
+      const viaNetwork = await ask(cmd, { destination: `127.0.0.1:${ops[i]!.tcpPort}` });
+      expect(alone.json).toEqual(viaNetwork.json);
+      expect(((alone.json as { Query: unknown[] }).Query.length)).toBeGreaterThan(0);
+    }
+    const badIncrements = await command(ops[0]!.url, 'sql qn "select increments(fortnight, 1, ts), count(*) from readings"');
+    expect(badIncrements.status).toBe(400);
+    expect(badIncrements.text).toMatch(/increments\(fortnight, 1, ts\)/);
     // a named peer list instead of the network: the same merge
     const named = await ask('sql qn format = json and stat = false "select count(*) as n from readings"', { destination: ops.map((o) => `127.0.0.1:${o.tcpPort}`).join(",") });
     expect(named.json).toEqual({ Query: [{ n: 900 }] });

@@ -30,6 +30,18 @@ describe("statements", () => {
     expect(n.dictionary.lookup("who")).toBe("n1");
   });
 
+  test("a lone word that starts commands but is none by itself is a value: default_dbms = test (test network is a command)", async () => {
+    const n = node();
+    for (const word of ["test", "query", "reset", "blockchain"]) {
+      const r = await n.execute(`default_dbms = ${word}`);
+      expect(r.ok).toBe(true);
+      expect(n.dictionary.lookup("default_dbms")).toBe(word);
+    }
+    // more words that start a command are a command, and a wrong one is an error, not a value
+    const wrong = await n.execute("x = test networkk");
+    expect(wrong.ok).toBe(false);
+  });
+
   test("if / then / do / else follow the last condition", async () => {
     const n = node();
     const { out, errors } = await script(

@@ -62,7 +62,10 @@ function statementFrom(tokens: Token[], text: string): Result<Statement> {
 
 function parseAssignment(name: string, rest: Token[], text: string): Result<Statement> {
   const head = rest[0];
-  if (head?.kind === "word" && isCommandWord(head.text)) {
+  // `x = get status` runs a command; a lone word that names no command by itself is a value
+  // (`default_dbms = test`, though `test network` is a command)
+  const lone = rest.length === 1 && head?.kind === "word" && !findCommand([head.text.toLowerCase()]);
+  if (head?.kind === "word" && isCommandWord(head.text) && !lone) {
     const call = parseCommand(rest, text);
     if (!call.ok) return call;
     return ok({ kind: "assign", name: name.toLowerCase(), value: { kind: "command", call: call.value } });

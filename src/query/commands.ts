@@ -12,7 +12,7 @@ import { textTable } from "../util/text-table.ts";
 import { FORMATS, formatOf, queryReply } from "./reply.ts";
 import { rowsCount } from "./rows-count.ts";
 import { runLocalQuery } from "./run.ts";
-import { runNetworkSql } from "./network/run.ts";
+import { runLocalTimeSql, runNetworkSql, usesTimeFunctions } from "./network/run.ts";
 
 /** The query text without the quotes around it (`\"` inside stands for `"`: "select \"order\" from t"). */
 function unquote(text: string): string {
@@ -34,6 +34,7 @@ addCommands(
       include: { type: "list", help: "more tables to query (network queries)" },
       extend: { type: "list", help: "node values added to each row: @ip, @port, @dbms, @table, @node_name, !key" },
       dest: { type: "str", help: "stdout or rest (the reply)" },
+      planned: { type: "bool", help: "the query is this operator's part of a network query: run as written (increments(...) as bucket numbers)" },
     },
     tail: { name: "query", help: "the SQL statement, in quotes", required: true, substitute: true },
     examples: [
@@ -49,9 +50,12 @@ addCommands(
       }
       const dest = (args.str("dest") ?? "stdout").toLowerCase();
       if (dest !== "stdout" && dest !== "rest") return fail("unavailable", `dest = ${dest} is not in this build: the reply is the query's output (stdout, rest)`);
+      const query = unquote(args.tail ?? "");
+      // AnyLog's time functions group and filter across rows: planned and merged as a network query of one node
+      if (!args.bool("planned", false) && usesTimeFunctions(query)) return runLocalTimeSql(ctx, args, query);
       const answer = await runLocalQuery(ctx.node, {
         dbms: args.str("dbms", ""),
-        sql: unquote(args.tail ?? ""),
+        sql: query,
         timezone: args.str("timezone"),
         extend: args.list("extend"),
       });

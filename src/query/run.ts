@@ -1,7 +1,8 @@
 /**
  * @module query/run
  * Answers a query on this node: the statement must only read (query/statement), it runs on the
- * named dbms through the storage `read` (the engine refuses writes too), times are shown in the
+ * named dbms through the storage `read` (the engine refuses writes too), `increments(...)` as the
+ * engine's time-bucket number (query/time-functions), times are shown in the
  * asked zone (query/time), `extend` columns are put first, and the answered query is counted in
  * the node's metrics.
  */
@@ -11,6 +12,7 @@ import { type Result, fail, ok } from "../util/result.ts";
 import type { QueryAnswer } from "./reply.ts";
 import { readStatement } from "./statement.ts";
 import { type Zone, looksLikeTime, showTime, zoneOf } from "./time.ts";
+import { withBuckets } from "./time-functions.ts";
 
 export interface LocalQuery {
   dbms: string;
@@ -70,7 +72,9 @@ export async function runLocalQuery(node: Node, q: LocalQuery): Promise<Result<Q
   const started = performance.now();
   const db = node.databases.require(q.dbms);
   if (!db.ok) return db;
-  const statement = readStatement(q.sql);
+  const text = /\bincrements\s*\(/i.test(q.sql) ? withBuckets(q.sql, db.value.engine) : ok(q.sql);
+  if (!text.ok) return text;
+  const statement = readStatement(text.value);
   if (!statement.ok) return statement;
   const zone = zoneOf(q.timezone);
   if (!zone.ok) return zone;

@@ -5,7 +5,8 @@
  * replies (`local`, in an in-memory SQLite table named like the queried table).
  *
  * Aggregate queries are rewritten, as AnyLog does: each operator groups by the query's
- * group keys and returns partial aggregates (count, sum, min, max; avg as sum and count;
+ * group keys (and the time buckets of `increments(...)`, which the operator's `sql` turns into
+ * its engine's bucket number, query/time-functions) and returns partial aggregates (count, sum, min, max; avg as sum and count;
  * `range(x)` as max(x) - min(x)), and the local query combines them, then applies HAVING,
  * ORDER BY, LIMIT and OFFSET. Everything else — plain row queries, DISTINCT aggregates
  * (count(distinct x)), aggregates this module does not split — ships the matching rows
@@ -74,6 +75,9 @@ export async function planNetworkQuery(sql: string): Promise<Result<NetworkPlan>
     if (aggregate) return ok(aggregate);
   } catch (e) {
     if (!(e instanceof UnsupportedSql)) throw e;
+  }
+  if ((stmt.columns as Array<{ expr: SqlNode }>).some((c) => c.expr.type === "function" && functionName(c.expr).toLowerCase() === "increments")) {
+    return fail("unavailable", "increments(...) goes with count, sum, min, max, avg and range only across the network (not with count(distinct ...) or a column outside the aggregates)");
   }
   return ok({ table, remote: rowsRemote(stmt, table, where), local: rowsLocal(sql, stmt), columns, mode: "rows" });
 }
@@ -174,10 +178,14 @@ interface Partial {
 /** Aggregate mode, or undefined when the query has no aggregates to split (or one that cannot be split). */
 function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string | undefined): NetworkPlan | undefined {
   type Item = { expr: SqlNode; as: string | null };
-  const items = stmt.columns as Item[];
+  const all = stmt.columns as Item[];
+  // increments(unit, n, column) items group the rows by time bucket and are not shown
+  const isBucket = (c: Item) => c.expr.type === "function" && functionName(c.expr).toLowerCase() === "increments";
+  const buckets = all.filter(isBucket).map((c) => c.expr);
+  const items = all.filter((c) => !isBucket(c));
   const clauses = [items, stmt.having, stmt.orderby];
   const aggregates = [...nodesOf(clauses)].filter((n) => n.type === "aggr_func");
-  if (aggregates.length === 0 && !stmt.groupby) return undefined;
+  if (aggregates.length === 0 && !stmt.groupby && buckets.length === 0) return undefined;
   for (const a of aggregates) {
     if (!SPLIT.has(String(a.name).toUpperCase()) || (a.args as { distinct?: unknown } | undefined)?.distinct || a.over) return undefined;
   }
@@ -191,7 +199,7 @@ function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string 
     return g;
   });
   const keys = new Map<string, string>(); // key SQL -> its column in the merged table
-  for (const k of keyNodes) keys.set(sqlText(k), `__g${keys.size}`);
+  for (const k of [...buckets, ...keyNodes]) keys.set(sqlText(k), `__g${keys.size}`);
 
   const partials = new Map<string, Partial>();
   for (const a of aggregates) {
@@ -229,16 +237,22 @@ function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string 
       return undefined;
     });
 
-  const texts = selectItemTexts(sql);
+  const texts = selectItemTexts(sql).filter((_, i) => !(all[i] && isBucket(all[i])));
   const select = items.map((c, i) => {
     const name = typeof c.as === "string" ? c.as : c.expr.type === "column_ref" ? (columnOf(c.expr) ?? "") : (texts[i] ?? sqlText(c.expr));
     return `${local(c.expr)} AS ${quoteIdent(name)}`;
   });
+  if (select.length === 0) throw new UnsupportedSql("a query that shows nothing but increments(...)");
   const distinct = (stmt.distinct as { type?: unknown } | null)?.type ? "DISTINCT " : "";
   const groupBy = keys.size > 0 ? ` GROUP BY ${[...keys.values()].map(quoteIdent).join(", ")}` : "";
   const having = stmt.having ? ` HAVING ${local(stmt.having)}` : "";
   const orders = (stmt.orderby as Array<{ expr: SqlNode; type: string | null }> | null) ?? [];
-  const order = orders.length ? ` ORDER BY ${orders.map((o) => `${o.expr.type === "number" ? String(o.expr.value) : local(o.expr)}${o.type ? ` ${o.type}` : ""}`).join(", ")}` : "";
+  // without an ORDER BY, time buckets come in time order
+  const order = orders.length
+    ? ` ORDER BY ${orders.map((o) => `${o.expr.type === "number" ? String(o.expr.value) : local(o.expr)}${o.type ? ` ${o.type}` : ""}`).join(", ")}`
+    : buckets.length > 0
+      ? ` ORDER BY ${buckets.map((_, i) => quoteIdent(`__g${i}`)).join(", ")}`
+      : "";
   const limit = limitOf(stmt);
   const limitText = limit?.count !== undefined ? ` LIMIT ${limit.count}${limit.offset ? ` OFFSET ${limit.offset}` : ""}` : "";
 

@@ -5,55 +5,73 @@
  * holds the table (or to the peers named), and their replies merged into one answer in the
  * reply shapes of a local query. A peer that does not answer within the timeout fails the
  * query naming it, unless `subset = true`, which answers with the peers that replied and
- * says which did not.
+ * says which did not. A query with AnyLog's time functions (`increments`, `period`) asked of
+ * one node takes the same path with that node as its only operator.
  */
 import type { Args, NetworkTarget, Reply } from "../../commands/spec.ts";
 import type { CommandContext } from "../../commands/context.ts";
+import type { PeerReply } from "../../network/transport.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import { type QueryAnswer, formatOf, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
+import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
 import { dataGroups } from "./data-nodes.ts";
-import { mergeRows } from "./merge.ts";
+import { type Merged, mergeRows } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
 
 /** A peer that has no such table holds none of its rows (a cluster may hold a table no row of which reached this member yet). */
 const NO_TABLE = /no such table|relation "[^"]*" does not exist/i;
 
-/** The command an operator runs: its part of the query, rows as JSON objects, times in UTC. */
+/** The command an operator runs: its part of the query (planned: run as written), rows as JSON objects, times in UTC. */
 function remoteCommand(dbms: string, sql: string): string {
-  return `sql ${dbms} format = json:list and stat = false and timezone = utc "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return `sql ${dbms} format = json:list and stat = false and timezone = utc and planned = true "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
-export async function runNetworkSql(ctx: CommandContext, args: Args, query: string, target: NetworkTarget): Promise<Result<Reply>> {
-  const started = performance.now();
-  const node = ctx.node;
-  const dbms = args.str("dbms", "");
-  const format = formatOf(args.str("format"));
-  if (!format.ok) return format;
-  const zone = zoneOf(args.str("timezone"));
-  if (!zone.ok) return zone;
-  for (const unsupported of ["include", "extend"]) {
-    if (args.list(unsupported).length > 0) return fail("unavailable", `'${unsupported}' is not supported on network queries in this build`);
-  }
+/** Who answers the operators' part of a query: the peers over TCP, or this node itself. */
+interface Answerers {
+  names: string[];
+  ask(index: number, command: string): Promise<Result<PeerReply>>;
+  subset: boolean;
+  /** This node alone (`sql` with time functions and no destination). */
+  local?: boolean;
+}
+
+function peersAnswer(ctx: CommandContext, peers: string[], target: NetworkTarget): Answerers {
+  const from = `${ctx.node.name}@${ctx.node.dictionary.lookup("ip") ?? ""}`;
+  return { names: peers, subset: target.subset, ask: (i, command) => ctx.node.peers.request(peers[i]!, { command, from }, target.timeoutMs) };
+}
+
+function selfAnswers(ctx: CommandContext): Answerers {
+  return {
+    names: ["local"],
+    subset: false,
+    local: true,
+    async ask(_i, command) {
+      const r = await ctx.node.execute(command, ctx);
+      return ok(r.ok ? { ok: true, reply: r.value } : { ok: false, code: r.error.code, message: r.error.message });
+    },
+  };
+}
+
+interface Distributed {
+  merged: Merged;
+  /** Operators that answered. */
+  nodes: number;
+  missing: Array<{ peer: string; error: string }>;
+}
+
+/** Plans `query`, has every answerer run its part, merges what they sent. */
+async function distribute(ctx: CommandContext, dbms: string, query: string, who: Answerers): Promise<Result<Distributed>> {
   const plan = await planNetworkQuery(query);
   if (!plan.ok) return plan;
   const { table, remote, local, columns } = plan.value;
-
-  let peers = target.peers;
-  if (!peers || peers.length === 0) {
-    const groups = dataGroups(node, dbms, table);
-    if (!groups.ok) return groups;
-    peers = groups.value.map((g) => g.members[0]!); // one member per cluster (fail-over among them: the HA work)
-  }
-
-  const from = `${node.name}@${node.dictionary.lookup("ip") ?? ""}`;
   const command = remoteCommand(dbms, remote);
-  const log = queryLog(node);
-  const record = log.begin({ command: query, dbms, remote, local, create: "", operators: peers.map((address) => ({ address, status: "sent", rows: 0 })) });
+  const log = queryLog(ctx.node);
+  const record = log.begin({ command: query, dbms, remote, local, create: "", operators: who.names.map((address) => ({ address, status: "sent", rows: 0 })) });
   const answers = await Promise.all(
-    peers.map(async (p, i) => {
-      const a = await node.peers.request(p, { command, from }, target.timeoutMs);
+    who.names.map(async (_name, i) => {
+      const a = await who.ask(i, command);
       const state = record.operators[i]!;
       state.ms = Date.now() - record.started.getTime();
       if (a.ok && a.value.ok) {
@@ -66,10 +84,18 @@ export async function runNetworkSql(ctx: CommandContext, args: Args, query: stri
       return a;
     }),
   );
+  if (who.local) {
+    // this node alone: its error is the query's, as a local query's would be
+    const a = answers[0]!;
+    if (a.ok && !a.value.ok) {
+      log.end(record, { error: a.value.message });
+      return fail(a.value.code, a.value.message);
+    }
+  }
   const rows: Array<Record<string, unknown>> = [];
   const missing: Array<{ peer: string; error: string }> = [];
   answers.forEach((a, i) => {
-    const peer = peers[i]!;
+    const peer = who.names[i]!;
     if (!a.ok) missing.push({ peer, error: a.error.message });
     else if (!a.value.ok) {
       if (!NO_TABLE.test(a.value.message)) missing.push({ peer, error: `${peer} answered with an error: ${a.value.message}` });
@@ -77,14 +103,13 @@ export async function runNetworkSql(ctx: CommandContext, args: Args, query: stri
       for (const r of a.value.reply) if (typeof r === "object" && r !== null) rows.push(r as Record<string, unknown>);
     } else missing.push({ peer, error: `${peer} answered something that is not rows` });
   });
-  if (missing.length === peers.length || (missing.length > 0 && !target.subset)) {
+  if (missing.length === who.names.length || (missing.length > 0 && !who.subset)) {
     const timedOut = answers.every((a) => !a.ok && a.error.code === "timeout");
     const names = missing.map((m) => m.error).join("; ");
-    const message = `network query: ${missing.length} of ${peers.length} operators did not answer: ${names}${target.subset ? "" : " (with subset = true the others' rows are answered)"}`;
+    const message = `network query: ${missing.length} of ${who.names.length} operators did not answer: ${names}${who.subset ? "" : " (with subset = true the others' rows are answered)"}`;
     log.end(record, { error: message });
     return fail(timedOut ? "timeout" : "peer_failed", message);
   }
-
   const merged = mergeRows(table, columns, rows, local);
   if (!merged.ok) {
     log.end(record, { error: merged.error.message });
@@ -92,18 +117,70 @@ export async function runNetworkSql(ctx: CommandContext, args: Args, query: stri
   }
   record.create = merged.value.create;
   log.end(record, { rows: merged.value.rows.length });
-  node.metrics.queries++;
-  const answer: QueryAnswer = {
-    columns: merged.value.columns,
-    rows: merged.value.rows.map((r) => r.map((v) => (typeof v === "string" && looksLikeTime(v) ? showTime(v, zone.value) : v))),
+  return ok({ merged: merged.value, nodes: who.names.length - missing.length, missing });
+}
+
+/** `query` with its period(...) replaced by the times it stands for: the last time at or before its date is found first. */
+async function resolvePeriod(ctx: CommandContext, dbms: string, query: string, table: string, who: Answerers): Promise<Result<string>> {
+  const period = periodOf(query);
+  if (!period.ok) return period;
+  if (!period.value) return ok(query);
+  const found = await distribute(ctx, dbms, lastTimeQuery(period.value, table), who);
+  if (!found.ok) return found;
+  const last = found.value.merged.rows[0]?.[0];
+  return ok(withPeriod(query, period.value, typeof last === "string" ? last : null));
+}
+
+/** The answer of a distributed query in the asked format, times shown in the asked zone. */
+async function answer(ctx: CommandContext, args: Args, query: string, who: Answerers | ((table: string) => Result<Answerers>)): Promise<Result<Reply>> {
+  const started = performance.now();
+  const dbms = args.str("dbms", "");
+  const format = formatOf(args.str("format"));
+  if (!format.ok) return format;
+  const zone = zoneOf(args.str("timezone"));
+  if (!zone.ok) return zone;
+  for (const unsupported of ["include", "extend"]) {
+    if (args.list(unsupported).length > 0) return fail("unavailable", `'${unsupported}' is not supported on network queries in this build`);
+  }
+  const plan = await planNetworkQuery(query);
+  if (!plan.ok) return plan;
+  const answerers = typeof who === "function" ? who(plan.value.table) : ok(who);
+  if (!answerers.ok) return answerers;
+  const resolved = await resolvePeriod(ctx, dbms, query, plan.value.table, answerers.value);
+  if (!resolved.ok) return resolved;
+  const done = await distribute(ctx, dbms, resolved.value, answerers.value);
+  if (!done.ok) return done;
+  const { merged, nodes, missing } = done.value;
+  ctx.node.metrics.queries++;
+  const result: QueryAnswer = {
+    columns: merged.columns,
+    rows: merged.rows.map((r) => r.map((v) => (typeof v === "string" && looksLikeTime(v) ? showTime(v, zone.value) : v))),
     elapsedMs: performance.now() - started,
-    nodes: peers.length - missing.length,
+    nodes,
   };
-  const reply = queryReply(answer, format.value, args.bool("stat", true));
-  if (!target.subset || !args.bool("stat", true) || typeof reply !== "object" || reply === null || !("Statistics" in reply)) return ok(reply);
+  const reply = queryReply(result, format.value, args.bool("stat", true));
+  if (!answerers.value.subset || !args.bool("stat", true) || typeof reply !== "object" || reply === null || !("Statistics" in reply)) return ok(reply);
   const stats = (reply as { Statistics: Array<Record<string, unknown>> }).Statistics[0]!;
-  stats["Target Nodes"] = peers.length;
-  stats["Participating Nodes"] = answer.nodes;
+  stats["Target Nodes"] = answerers.value.names.length;
+  stats["Participating Nodes"] = nodes;
   if (missing.length > 0) stats["Not Participating"] = missing.map((m) => m.peer);
   return ok(reply);
+}
+
+/** `sql` sent across the network. */
+export function runNetworkSql(ctx: CommandContext, args: Args, query: string, target: NetworkTarget): Promise<Result<Reply>> {
+  if (target.peers && target.peers.length > 0) return answer(ctx, args, query, peersAnswer(ctx, target.peers, target));
+  return answer(ctx, args, query, (table) => {
+    const groups = dataGroups(ctx.node, args.str("dbms", ""), table);
+    // one member per cluster (fail-over among them: the HA work)
+    return groups.ok ? ok(peersAnswer(ctx, groups.value.map((g) => g.members[0]!), target)) : groups;
+  });
+}
+
+/** Whether a query uses AnyLog's time functions, which a node answers through the planner even alone. */
+export const usesTimeFunctions = (query: string): boolean => /\b(increments|period)\s*\(/i.test(query);
+
+/** `sql` with `increments` or `period` on this node alone: planned and merged as a network query with one operator. */
+export function runLocalTimeSql(ctx: CommandContext, args: Args, query: string): Promise<Result<Reply>> {
+  return answer(ctx, args, query, selfAnswers(ctx));
 }
