@@ -318,6 +318,32 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     ]);
   });
 
+  test("extend adds each operator's own values (and an aggregate counts per operator); include reads another table as if it were the queried one", async () => {
+    const perOperator = await ask('sql qn format = json and stat = false and extend = (@port, +node_name, @table_name as t) "select count(*) as n, max(amount) as top from readings"');
+    expect(perOperator.status).toBe(200);
+    const rows = (perOperator.json as { Query: Array<Record<string, unknown>> }).Query;
+    expect(rows.map((r) => Object.keys(r))).toEqual([0, 1, 2].map(() => ["port", "node_name", "t", "n", "top"]));
+    expect(rows.map((r) => r.port).sort()).toEqual(ops.map((o) => o.tcpPort).sort());
+    expect(rows.map((r) => r.node_name).sort()).toEqual(["op0", "op1", "op2"]);
+    expect(rows.every((r) => r.t === "readings")).toBe(true);
+    expect(rows.reduce((a, r) => a + Number(r.n), 0)).toBe(900);
+    const listed = await ask('sql qn format = json and stat = false and extend = (@port) "select device, amount from readings where amount = 7 order by device, amount"');
+    const listedRows = (listed.json as { Query: Array<Record<string, unknown>> }).Query;
+    expect(listedRows.length).toBe((reference.query("select count(*) as n from readings where amount = 7").get() as { n: number }).n);
+    expect(Object.keys(listedRows[0]!)).toEqual(["port", "device", "amount"]);
+
+    // a second table on one operator, declared to the query node: included, its rows count with the queried table's
+    const extra = Array.from({ length: 25 }, (_, i) => JSON.stringify({ device: "d9", reading: i, amount: i, flag: "on", ts: "2026-11-05T00:00:00Z" })).join("\n");
+    expect((await put(ops[0]!.url, "qn", "archive", extra)).status).toBe(200);
+    await post(query.url, 'blockchain insert where policy = {"table": {"name": "archive", "dbms": "qn", "create": "CREATE TABLE archive (device TEXT)"}} and local = true');
+    const both = await ask('sql qn format = json and stat = false and include = (qn.archive) "select count(*) as n, max(ts) as last from readings"');
+    expect(both.json).toEqual({ Query: [{ n: 925, last: "2026-11-05 00:00:00.000000" }] });
+    const rowsOfBoth = await ask('sql qn format = json and stat = false and include = (qn.archive) "select device from readings where device = \'d9\'"');
+    expect((rowsOfBoth.json as { Query: unknown[] }).Query.length).toBe(25);
+    const badInclude = await ask('sql qn include = (qn.nowhere) "select count(*) from readings"');
+    expect(badInclude.text).toContain("qn.nowhere");
+  });
+
   test("query status, query explain, get queries time and reset query timer show the network queries", async () => {
     expect((await command(query.url, "reset query timer", true)).status).toBe(200);
     const q = "select device, avg(reading) from readings group by device";

@@ -19,7 +19,7 @@ export interface LocalQuery {
   sql: string;
   /** The `timezone` option (local when absent). */
   timezone?: string;
-  /** The `extend` option: `@ip`, `@port`, `@dbms`, `@table`, `@node_name` (with `.str|.int|.float`) or a `!key` value, each with an optional `as <name>`. */
+  /** The `extend` option: `@ip`, `@port`, `@dbms_name`, `@table_name`, `@node_name` (with `.str|.int|.float`), `+key` or a `!key` value, each with an optional `as <name>`. */
   extend?: string[];
 }
 
@@ -28,30 +28,39 @@ interface Extension {
   value: unknown;
 }
 
-const NODE_VALUES = ["ip", "port", "dbms", "table", "node_name"] as const;
+const NODE_VALUES = ["ip", "port", "dbms", "table", "node_name", "dbms_name", "table_name"] as const;
+
+const TERM = /^(?:@(\w+)(?:\.(str|int|float))?|\+(\w+)|(.*?))(?:\s+as\s+(.+))?$/is;
+
+/** The column an `extend` term adds: its `as <name>`, the node value's or dictionary key's name, else `extend<n>` (n from 1). */
+export function extendName(term: string, index: number): string {
+  const [, key, , dictKey, , alias] = TERM.exec(term.trim()) as unknown as Array<string | undefined>;
+  return alias?.trim() || key || dictKey || `extend${index + 1}`;
+}
 
 /**
- * The columns `extend` adds, with their values for this node and query. A `!key` term reaches
- * here already replaced by its dictionary value (the command line substitutes it), so it is a
- * constant, named by its `as <name>` or `extend<n>`.
+ * The columns `extend` adds, with their values for this node and query: a node value
+ * (`@ip`, `@port`, `@dbms_name`, `@table_name`, `@node_name`, with `.str|.int|.float`), a
+ * dictionary value of this node (`+key`), or a constant (a `!key` term reaches here already
+ * replaced by the asking node's value), each with an optional `as <name>`.
  */
 function extensions(node: Node, terms: string[], dbms: string, table: string | undefined): Result<Extension[]> {
   const out: Extension[] = [];
   for (const [n, term] of terms.entries()) {
-    const m = /^(?:@(\w+)(?:\.(str|int|float))?|(.*?))(?:\s+as\s+(.+))?$/is.exec(term.trim())!;
-    const [, key, cast, constant, alias] = m as unknown as [string, string | undefined, string | undefined, string | undefined, string | undefined];
+    const [, key, cast, dictKey, constant] = TERM.exec(term.trim()) as unknown as Array<string | undefined>;
     let value: unknown = constant ?? null;
+    if (dictKey !== undefined) value = node.dictionary.lookup(dictKey) ?? null;
     if (key !== undefined) {
       const k = key.toLowerCase();
       if (!(NODE_VALUES as readonly string[]).includes(k)) return fail("bad_value", `extend value '@${key}' is not one of ${NODE_VALUES.map((v) => `@${v}`).join(", ")}`);
       const port = node.dictionary.lookup("anylog_server_port");
-      value = k === "ip" ? node.dictionary.lookup("ip") : k === "port" ? (port ? Number(port) : null) : k === "dbms" ? dbms : k === "table" ? (table ?? null) : node.name;
+      value = k === "ip" ? node.dictionary.lookup("ip") : k === "port" ? (port ? Number(port) : null) : k.startsWith("dbms") ? dbms : k.startsWith("table") ? (table ?? null) : node.name;
       if (value !== null && value !== undefined && cast) {
         const num = cast === "int" ? Number.parseInt(String(value), 10) : Number.parseFloat(String(value));
         value = cast === "str" ? String(value) : Number.isFinite(num) ? num : null;
       }
     }
-    out.push({ name: alias?.trim() || key || `extend${n + 1}`, value: value ?? null });
+    out.push({ name: extendName(term, n), value: value ?? null });
   }
   return ok(out);
 }

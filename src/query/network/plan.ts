@@ -52,23 +52,28 @@ const SPLIT = new Set(["COUNT", "SUM", "MIN", "MAX", "AVG"]);
 const plans = new Map<string, NetworkPlan>();
 const PLANS_KEPT = 256;
 
-/** Plans `sql` (the user's text) for the operators and the merge. */
-export async function planNetworkQuery(sql: string): Promise<Result<NetworkPlan>> {
-  const known = plans.get(sql);
+/**
+ * Plans `sql` (the user's text) for the operators and the merge. `extend`: the names of the
+ * columns each operator adds to its rows (`extend = (@ip, ...)`): shown first, and in an
+ * aggregate query grouped by (a count per operator).
+ */
+export async function planNetworkQuery(sql: string, extend: string[] = []): Promise<Result<NetworkPlan>> {
+  const key = `${extend.join("\u0001")}\u0000${sql}`;
+  const known = plans.get(key);
   if (known) {
-    plans.delete(sql); // most recently used last
-    plans.set(sql, known);
+    plans.delete(key); // most recently used last
+    plans.set(key, known);
     return ok(known);
   }
-  const planned = await planAnew(sql);
+  const planned = await planAnew(sql, extend);
   if (planned.ok) {
-    plans.set(sql, planned.value);
+    plans.set(key, planned.value);
     if (plans.size > PLANS_KEPT) plans.delete(plans.keys().next().value!);
   }
   return planned;
 }
 
-async function planAnew(sql: string): Promise<Result<NetworkPlan>> {
+async function planAnew(sql: string, extend: string[]): Promise<Result<NetworkPlan>> {
   const parsed = await parse(sql);
   if (!parsed.ok) return parsed;
   const stmt = parsed.value;
@@ -90,15 +95,23 @@ async function planAnew(sql: string): Promise<Result<NetworkPlan>> {
     where = undefined; // the operators send every row; the local query filters them
   }
   try {
-    const aggregate = aggregatePlan(sql, stmt, table, where);
+    const aggregate = aggregatePlan(sql, stmt, table, where, extend);
     if (aggregate) return ok(aggregate);
   } catch (e) {
     if (!(e instanceof UnsupportedSql)) throw e;
   }
+  let local = rowsLocal(sql, stmt);
+  if (extend.length > 0) {
+    if (stmt.groupby || [...nodesOf(stmt.columns)].some((n) => n.type === "aggr_func")) {
+      return fail("unavailable", "extend goes with rows, or with count, sum, min, max, avg and range, across the network (not with count(distinct ...))");
+    }
+    // the operators' columns first in every row
+    local = local.replace(/^\s*select\s+(distinct\s+)?/i, (m) => `${m}${extend.map(quoteIdent).join(", ")}, `);
+  }
   if ((stmt.columns as Array<{ expr: SqlNode }>).some((c) => c.expr.type === "function" && functionName(c.expr).toLowerCase() === "increments")) {
     return fail("unavailable", "increments(...) goes with count, sum, min, max, avg and range only across the network (not with count(distinct ...) or a column outside the aggregates)");
   }
-  return ok({ table, remote: rowsRemote(stmt, table, where), local: rowsLocal(sql, stmt), columns, mode: "rows" });
+  return ok({ table, remote: rowsRemote(stmt, table, where), local, columns: [...extend, ...columns], mode: "rows" });
 }
 
 /** `range(x)` is AnyLog's max(x) - min(x): rewritten in place before planning. */
@@ -195,7 +208,7 @@ interface Partial {
 }
 
 /** Aggregate mode, or undefined when the query has no aggregates to split (or one that cannot be split). */
-function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string | undefined): NetworkPlan | undefined {
+function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string | undefined, extend: string[]): NetworkPlan | undefined {
   type Item = { expr: SqlNode; as: string | null };
   const all = stmt.columns as Item[];
   // increments(unit, n, column) items group the rows by time bucket and are not shown
@@ -262,8 +275,10 @@ function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string 
     return `${local(c.expr)} AS ${quoteIdent(name)}`;
   });
   if (select.length === 0) throw new UnsupportedSql("a query that shows nothing but increments(...)");
+  select.unshift(...extend.map((e) => `${quoteIdent(e)} AS ${quoteIdent(e)}`));
   const distinct = (stmt.distinct as { type?: unknown } | null)?.type ? "DISTINCT " : "";
-  const groupBy = keys.size > 0 ? ` GROUP BY ${[...keys.values()].map(quoteIdent).join(", ")}` : "";
+  const grouped = [...extend, ...keys.values()];
+  const groupBy = grouped.length > 0 ? ` GROUP BY ${grouped.map(quoteIdent).join(", ")}` : "";
   const having = stmt.having ? ` HAVING ${local(stmt.having)}` : "";
   const orders = (stmt.orderby as Array<{ expr: SqlNode; type: string | null }> | null) ?? [];
   // without an ORDER BY, time buckets come in time order
@@ -282,7 +297,7 @@ function aggregatePlan(sql: string, stmt: SqlNode, table: string, where: string 
     table,
     remote,
     local: `SELECT ${distinct}${select.join(", ")} FROM ${quoteIdent(table)}${groupBy}${having}${order}${limitText}`,
-    columns: remoteCols.map(([alias]) => alias),
+    columns: [...extend, ...remoteCols.map(([alias]) => alias)],
     mode: "aggregate",
   };
 }

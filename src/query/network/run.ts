@@ -19,13 +19,16 @@ import { dataGroups } from "./data-nodes.ts";
 import { type Merged, mergeRows } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
+import { quoteIdent } from "./sql-text.ts";
+import { extendName } from "../run.ts";
 
 /** A peer that has no such table holds none of its rows (a cluster may hold a table no row of which reached this member yet). */
 const NO_TABLE = /no such table|relation "[^"]*" does not exist/i;
 
-/** The command an operator runs: its part of the query (planned: run as written), rows as JSON objects, times in UTC. */
-function remoteCommand(dbms: string, sql: string): string {
-  return `sql ${dbms} format = json:list and stat = false and timezone = utc and planned = true "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+/** The command an operator runs: its part of the query (planned: run as written), rows as JSON objects, times in UTC, with the `extend` columns. */
+function remoteCommand(dbms: string, sql: string, extend: string[]): string {
+  const ext = extend.length > 0 ? ` and extend = (${extend.join(", ")})` : "";
+  return `sql ${dbms} format = json:list and stat = false and timezone = utc and planned = true${ext} "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
 /** Who answers the operators' part of a query: the peers over TCP, or this node itself. */
@@ -58,20 +61,36 @@ interface Distributed {
   merged: Merged;
   /** Operators that answered. */
   nodes: number;
+  /** Operators asked. */
+  asked: number;
   missing: Array<{ peer: string; error: string }>;
 }
 
-/** Plans `query`, has every answerer run its part, merges what they sent. */
-async function distribute(ctx: CommandContext, dbms: string, query: string, who: Answerers): Promise<Result<Distributed>> {
-  const plan = await planNetworkQuery(query);
+/** One table a query reads (its FROM, or an `include`) and who holds it. */
+interface Part {
+  dbms: string;
+  table: string;
+  who: Answerers;
+}
+
+/** Plans `query`, has the answerers of every part run their part, merges all they sent as one table. */
+async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[]): Promise<Result<Distributed>> {
+  const plan = await planNetworkQuery(query, extend.map(extendName));
   if (!plan.ok) return plan;
   const { table, remote, local, columns } = plan.value;
-  const command = remoteCommand(dbms, remote);
+  const from = `FROM ${quoteIdent(table)}`;
+  const asks = parts.flatMap((part) => {
+    // an included table is read as if it were the query's own
+    const sql = part.table === table ? remote : remote.replace(from, `FROM ${quoteIdent(part.table)}`);
+    const command = remoteCommand(part.dbms, sql, extend);
+    return part.who.names.map((name, i) => ({ name, run: () => part.who.ask(i, command) }));
+  });
+  const subset = parts[0]!.who.subset;
   const log = queryLog(ctx.node);
-  const record = log.begin({ command: query, dbms, remote, local, create: "", operators: who.names.map((address) => ({ address, status: "sent", rows: 0 })) });
+  const record = log.begin({ command: query, dbms: parts[0]!.dbms, remote, local, create: "", operators: asks.map((a) => ({ address: a.name, status: "sent", rows: 0 })) });
   const answers = await Promise.all(
-    who.names.map(async (_name, i) => {
-      const a = await who.ask(i, command);
+    asks.map(async (ask, i) => {
+      const a = await ask.run();
       const state = record.operators[i]!;
       state.ms = Date.now() - record.started.getTime();
       if (a.ok && a.value.ok) {
@@ -84,7 +103,7 @@ async function distribute(ctx: CommandContext, dbms: string, query: string, who:
       return a;
     }),
   );
-  if (who.local) {
+  if (parts.length === 1 && parts[0]!.who.local) {
     // this node alone: its error is the query's, as a local query's would be
     const a = answers[0]!;
     if (a.ok && !a.value.ok) {
@@ -95,7 +114,7 @@ async function distribute(ctx: CommandContext, dbms: string, query: string, who:
   const rows: Array<Record<string, unknown>> = [];
   const missing: Array<{ peer: string; error: string }> = [];
   answers.forEach((a, i) => {
-    const peer = who.names[i]!;
+    const peer = asks[i]!.name;
     if (!a.ok) missing.push({ peer, error: a.error.message });
     else if (!a.value.ok) {
       if (!NO_TABLE.test(a.value.message)) missing.push({ peer, error: `${peer} answered with an error: ${a.value.message}` });
@@ -103,10 +122,10 @@ async function distribute(ctx: CommandContext, dbms: string, query: string, who:
       for (const r of a.value.reply) if (typeof r === "object" && r !== null) rows.push(r as Record<string, unknown>);
     } else missing.push({ peer, error: `${peer} answered something that is not rows` });
   });
-  if (missing.length === who.names.length || (missing.length > 0 && !who.subset)) {
+  if (missing.length === asks.length || (missing.length > 0 && !subset)) {
     const timedOut = answers.every((a) => !a.ok && a.error.code === "timeout");
     const names = missing.map((m) => m.error).join("; ");
-    const message = `network query: ${missing.length} of ${who.names.length} operators did not answer: ${names}${who.subset ? "" : " (with subset = true the others' rows are answered)"}`;
+    const message = `network query: ${missing.length} of ${asks.length} operators did not answer: ${names}${subset ? "" : " (with subset = true the others' rows are answered)"}`;
     log.end(record, { error: message });
     return fail(timedOut ? "timeout" : "peer_failed", message);
   }
@@ -117,40 +136,52 @@ async function distribute(ctx: CommandContext, dbms: string, query: string, who:
   }
   record.create = merged.value.create;
   log.end(record, { rows: merged.value.rows.length });
-  return ok({ merged: merged.value, nodes: who.names.length - missing.length, missing });
+  return ok({ merged: merged.value, nodes: asks.length - missing.length, asked: asks.length, missing });
 }
 
 /** `query` with its period(...) replaced by the times it stands for: the last time at or before its date is found first. */
-async function resolvePeriod(ctx: CommandContext, dbms: string, query: string, table: string, who: Answerers): Promise<Result<string>> {
+async function resolvePeriod(ctx: CommandContext, query: string, table: string, parts: Part[]): Promise<Result<string>> {
   const period = periodOf(query);
   if (!period.ok) return period;
   if (!period.value) return ok(query);
-  const found = await distribute(ctx, dbms, lastTimeQuery(period.value, table), who);
+  const found = await distribute(ctx, lastTimeQuery(period.value, table), parts, []);
   if (!found.ok) return found;
   const last = found.value.merged.rows[0]?.[0];
   return ok(withPeriod(query, period.value, typeof last === "string" ? last : null));
 }
 
+/** Who holds `dbms.table`. */
+type Finder = (dbms: string, table: string) => Result<Answerers>;
+
 /** The answer of a distributed query in the asked format, times shown in the asked zone. */
-async function answer(ctx: CommandContext, args: Args, query: string, who: Answerers | ((table: string) => Result<Answerers>)): Promise<Result<Reply>> {
+async function answer(ctx: CommandContext, args: Args, query: string, find: Finder): Promise<Result<Reply>> {
   const started = performance.now();
   const dbms = args.str("dbms", "");
   const format = formatOf(args.str("format"));
   if (!format.ok) return format;
   const zone = zoneOf(args.str("timezone"));
   if (!zone.ok) return zone;
-  for (const unsupported of ["include", "extend"]) {
-    if (args.list(unsupported).length > 0) return fail("unavailable", `'${unsupported}' is not supported on network queries in this build`);
-  }
-  const plan = await planNetworkQuery(query);
+  const extend = args.list("extend");
+  const plan = await planNetworkQuery(query, extend.map(extendName));
   if (!plan.ok) return plan;
-  const answerers = typeof who === "function" ? who(plan.value.table) : ok(who);
-  if (!answerers.ok) return answerers;
-  const resolved = await resolvePeriod(ctx, dbms, query, plan.value.table, answerers.value);
+  // the query's table, and those of `include = (dbms.table, ...)` read as if they were it
+  const tables = [{ dbms, table: plan.value.table }];
+  for (const item of args.list("include")) {
+    const [d, t] = item.includes(".") ? [item.slice(0, item.indexOf(".")), item.slice(item.indexOf(".") + 1)] : [dbms, item];
+    if (!d || !t) return fail("bad_value", `include '${item}' is not dbms.table`);
+    tables.push({ dbms: d.trim(), table: t.trim().toLowerCase() });
+  }
+  const parts: Part[] = [];
+  for (const t of tables) {
+    const who = find(t.dbms, t.table);
+    if (!who.ok) return who;
+    parts.push({ ...t, who: who.value });
+  }
+  const resolved = await resolvePeriod(ctx, query, plan.value.table, parts);
   if (!resolved.ok) return resolved;
-  const done = await distribute(ctx, dbms, resolved.value, answerers.value);
+  const done = await distribute(ctx, resolved.value, parts, extend);
   if (!done.ok) return done;
-  const { merged, nodes, missing } = done.value;
+  const { merged, nodes, asked, missing } = done.value;
   ctx.node.metrics.queries++;
   const result: QueryAnswer = {
     columns: merged.columns,
@@ -159,19 +190,20 @@ async function answer(ctx: CommandContext, args: Args, query: string, who: Answe
     nodes,
   };
   const reply = queryReply(result, format.value, args.bool("stat", true));
-  if (!answerers.value.subset || !args.bool("stat", true) || typeof reply !== "object" || reply === null || !("Statistics" in reply)) return ok(reply);
+  if (!parts[0]!.who.subset || !args.bool("stat", true) || typeof reply !== "object" || reply === null || !("Statistics" in reply)) return ok(reply);
   const stats = (reply as { Statistics: Array<Record<string, unknown>> }).Statistics[0]!;
-  stats["Target Nodes"] = answerers.value.names.length;
+  stats["Target Nodes"] = asked;
   stats["Participating Nodes"] = nodes;
   if (missing.length > 0) stats["Not Participating"] = missing.map((m) => m.peer);
   return ok(reply);
 }
 
-/** `sql` sent across the network. */
+/** `sql` sent across the network: to the peers named, or to one operator of each cluster that holds each table. */
 export function runNetworkSql(ctx: CommandContext, args: Args, query: string, target: NetworkTarget): Promise<Result<Reply>> {
-  if (target.peers && target.peers.length > 0) return answer(ctx, args, query, peersAnswer(ctx, target.peers, target));
-  return answer(ctx, args, query, (table) => {
-    const groups = dataGroups(ctx.node, args.str("dbms", ""), table);
+  const named = target.peers;
+  if (named && named.length > 0) return answer(ctx, args, query, () => ok(peersAnswer(ctx, named, target)));
+  return answer(ctx, args, query, (dbms, table) => {
+    const groups = dataGroups(ctx.node, dbms, table);
     // one member per cluster (fail-over among them: the HA work)
     return groups.ok ? ok(peersAnswer(ctx, groups.value.map((g) => g.members[0]!), target)) : groups;
   });
@@ -182,5 +214,5 @@ export const usesTimeFunctions = (query: string): boolean => /\b(increments|peri
 
 /** `sql` with `increments` or `period` on this node alone: planned and merged as a network query with one operator. */
 export function runLocalTimeSql(ctx: CommandContext, args: Args, query: string): Promise<Result<Reply>> {
-  return answer(ctx, args, query, selfAnswers(ctx));
+  return answer(ctx, args, query, () => ok(selfAnswers(ctx)));
 }
