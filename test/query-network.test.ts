@@ -344,6 +344,58 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     expect(badInclude.text).toContain("qn.nowhere");
   });
 
+  test("Grafana's JSON data source: connection test, metric list, a time-series panel, a table panel, a period gauge, errors", async () => {
+    const grafana = (path: string, body: unknown, method = "POST") =>
+      fetch(`${query.url}${path}`, { method, headers: { "content-type": "application/json", "User-Agent": "Grafana/11.2.0" }, body: method === "POST" ? JSON.stringify(body) : undefined });
+    const hello = await grafana("/", undefined, "GET");
+    expect(hello.status).toBe(200);
+    expect(hello.headers.get("access-control-allow-origin")).toBe("*");
+    expect(await grafana("/search", { target: "" }).then((r) => r.json())).toEqual(["qn.archive", "qn.readings"]);
+    expect(await grafana("/metrics", {}).then((r) => r.json())).toContainEqual({ label: "qn.readings", value: "qn.readings" });
+
+    // a time-series panel over three days in at most 72 points: hour buckets, min/max/avg of reading
+    const range = { from: "2026-11-01T00:00:00.000Z", to: "2026-11-04T00:00:00.000Z", raw: { from: "now-3d", to: "now" } };
+    const panel = {
+      app: "dashboard",
+      requestId: "Q1",
+      timezone: "browser",
+      range,
+      interval: "1h",
+      intervalMs: 3_600_000,
+      maxDataPoints: 72,
+      targets: [{ target: "qn.readings", refId: "A", payload: { time_column: "ts", value_column: "reading", functions: ["min", "max", "avg"] } }],
+    };
+    const series = (await grafana("/query", panel).then((r) => r.json())) as Array<{ target: string; datapoints: Array<[number, number]> }>;
+    expect(series.map((s) => s.target)).toEqual(["min(reading)", "max(reading)", "avg(reading)"]);
+    const bucket = bucketSql("sqlite", "hour", 1, "ts");
+    const want = reference.query(`select min(ts) as t, min(reading) as lo, max(reading) as hi, avg(reading) as mean from readings where ts >= '2026-11-01 00:00:00.000000' and ts <= '2026-11-04 00:00:00.000000' group by ${bucket} order by ${bucket}`).all() as Array<{ t: string; lo: number; hi: number; mean: number }>;
+    expect(series[2]!.datapoints.length).toBe(want.length);
+    series[2]!.datapoints.forEach(([v, at], i) => {
+      expect(close(v, want[i]!.mean)).toBe(true);
+      expect(at).toBe(Date.parse(`${want[i]!.t.replace(" ", "T")}Z`));
+    });
+    expect(series[0]!.datapoints.map(([v]) => v)).toEqual(want.map((w) => w.lo));
+
+    // the same as a table panel
+    const table = (await grafana("/query", { ...panel, targets: [{ target: "qn.readings", refId: "B", payload: JSON.stringify({ time_column: "ts", value_column: ["amount"], functions: ["sum", "count"], grafana: { format_as: "table" } }) }] }).then((r) => r.json())) as Array<{ type: string; columns: Array<{ text: string }>; rows: unknown[][] }>;
+    expect(table[0]!.type).toBe("table");
+    expect(table[0]!.columns.map((c) => c.text)).toEqual(["Time", "sum(amount)", "count(amount)"]);
+    expect(table[0]!.rows.reduce((a, r) => a + Number(r[2]), 0)).toBe(900);
+
+    // a gauge: the 2 hours that end at the last reading before the dashboard's end
+    const gauge = (await grafana("/query", { range: { from: range.from, to: "2026-11-03T00:00:00.000Z" }, targets: [{ target: "qn.readings", payload: { type: "period", time_column: "ts", value_column: "amount", functions: ["count"], interval: "2 hours" } }] }).then((r) => r.json())) as Array<{ datapoints: Array<[number, number]> }>;
+    const last = (reference.query("select max(ts) as t from readings where ts <= '2026-11-03 00:00:00.000000'").get() as { t: string }).t;
+    const lo = new Date(Date.parse(`${last.replace(" ", "T").slice(0, 23)}Z`) - 7_200_000).toISOString().replace("T", " ").replace("Z", "000");
+    const wantCount = (reference.query(`select count(amount) as n from readings where ts > '${lo}' and ts <= '${last}'`).get() as { n: number }).n;
+    expect(gauge[0]!.datapoints).toEqual([[wantCount, Date.parse(`${last.replace(" ", "T").slice(0, 23)}Z`)]]);
+
+    const wrong = await grafana("/query", { targets: [{ target: "nodots", payload: {} }] });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.json()).toMatchObject({ status: 400, message: expect.stringContaining("dbms.table") });
+    const notJson = await fetch(`${query.url}/query`, { method: "POST", body: "{", headers: { "User-Agent": "Grafana/11.2.0" } });
+    expect(notJson.status).toBe(400);
+  });
+
   test("query status, query explain, get queries time and reset query timer show the network queries", async () => {
     expect((await command(query.url, "reset query timer", true)).status).toBe(200);
     const q = "select device, avg(reading) from readings group by device";

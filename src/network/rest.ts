@@ -2,8 +2,10 @@
  * @module network/rest
  * The REST contract of INTERFACE §3 as a Hono app: GET/POST `/` with a `command` header
  * (GET only for commands that read), `destination` to run on peers, PUT `/` to ingest rows,
- * POST `command: data` for message-client topics, `/health`, `/metrics`, CORS. Every error
- * is a JSON `{error, command}` with a 4xx/5xx status; stacks go to the log only.
+ * POST `command: data` for message-client topics, `/health`, `/metrics`, CORS, and Grafana's
+ * JSON data source (network/grafana). Every error is a JSON `{error, command}` with a 4xx/5xx
+ * status; stacks go to the log only. A GET `/` with no command from a client that is not
+ * AnyLog's (a data source test, a monitor) answers `{"status": "OK"}`.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -21,6 +23,7 @@ import { logger, redact } from "../util/log.ts";
 import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.ts";
 import { VERSION } from "../version.ts";
 import { restTopics } from "./rest-topics.ts";
+import { grafanaRoutes } from "./grafana.ts";
 
 const log = logger("REST");
 
@@ -194,7 +197,13 @@ export function restApp(node: Node, options: RestOptions): Hono {
     return replyResponse(c, result.value);
   }
 
-  app.get("/", (c) => runCommand(c, headerText(c, "command") ?? "", "GET"));
+  app.get("/", (c) => {
+    const command = headerText(c, "command");
+    // no command and not an AnyLog client: a data source's connection test (Grafana) or a monitor
+    if (command === undefined && !/^anylog/i.test(c.req.header("user-agent") ?? "")) return c.json({ status: "OK", node_name: node.name, version: VERSION });
+    return runCommand(c, command ?? "", "GET");
+  });
+  grafanaRoutes(app, node, (command) => node.execute(command, node.context("rest")));
 
   app.post("/", async (c) => {
     let command = headerText(c, "command");
