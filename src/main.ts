@@ -11,6 +11,7 @@ import { start } from "./cli/start.ts";
 import { Node } from "./node/node.ts";
 import { checkRole, roleFilePath, roleScript } from "./role/role.ts";
 import { versionLine } from "./version.ts";
+import { runQueryWorker } from "./storage/query-worker.ts";
 
 async function main(argv: string[]): Promise<number> {
   const inv = parseInvocation(argv);
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "start":
       return start(i);
+    case "query-worker":
+      return runQueryWorker();
     case "cmd":
       return cmd(i);
     case "plan":

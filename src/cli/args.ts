@@ -54,7 +54,9 @@ export type Invocation =
   | { call: "cmd"; node: string; post: boolean; command: string }
   | { call: "script"; file: string }
   | { call: "version" }
-  | { call: "help" };
+  | { call: "help" }
+  /** A node's query worker (storage/query-worker): started by the node itself, not by users. */
+  | { call: "query-worker" };
 
 export const USAGE = `usage:
   anylog start [--config FILE] [--script FILE] [--set KEY=VALUE]...   run a node in the foreground
@@ -100,6 +102,8 @@ export function parseInvocation(argv: string[]): Result<Invocation> {
       case "version":
       case "--version":
         return ok({ call: "version" });
+      case "query-worker":
+        return ok({ call: "query-worker" });
       case undefined:
       case "help":
       case "--help":

@@ -12,6 +12,7 @@
  * before the failing one (AnyLog's meaning: an error no `on error` covers is the script's
  * failure). Other failed lines are reported and the script goes on.
  */
+import { stopQueryWorkers, useQueryWorkers } from "../storage/query-worker.ts";
 import "../features.ts";
 import { readFileSync } from "node:fs";
 import type { Reply } from "../commands/spec.ts";
@@ -45,6 +46,9 @@ export async function start(options: { config?: string; script?: string; set: Re
       return 2;
     }
   }
+  // users' queries on SQLite files run in worker processes of this executable (storage/query-worker)
+  const compiled = Bun.main.startsWith("/$bunfs/");
+  useQueryWorkers(compiled ? [process.execPath, "query-worker"] : [process.execPath, Bun.main, "query-worker"]);
   const service = serviceManager();
   let failedLines = 0;
   let exitCode = 0;
@@ -89,6 +93,7 @@ export async function start(options: { config?: string; script?: string; set: Re
   };
   // systemd hears STOPPING=1 as shutdown begins, whatever began it (a signal, `exit node`)
   node.onStopping((reason) => service.stopping(`stopping (${reason})`));
+  node.onStopping(() => stopQueryWorkers());
   process.on("SIGTERM", () => void node.shutdown("SIGTERM"));
   process.on("SIGINT", () => void node.shutdown("SIGINT"));
 

@@ -12,6 +12,7 @@ import { textTable } from "../util/text-table.ts";
 import { FORMATS, formatOf, queryReply } from "./reply.ts";
 import { rowsCount } from "./rows-count.ts";
 import { runLocalQuery } from "./run.ts";
+import { parseVolume } from "../ingest/buffers.ts";
 import { runLocalTimeSql, runNetworkSql, usesTimeFunctions } from "./network/run.ts";
 
 /** The query text without the quotes around it (`\"` inside stands for `"`: "select \"order\" from t"). */
@@ -34,6 +35,8 @@ addCommands(
       include: { type: "list", help: "more tables to query (network queries)" },
       extend: { type: "list", help: "node values added to each row: @ip, @port, @dbms, @table, @node_name, !key" },
       dest: { type: "str", help: "stdout or rest (the reply)" },
+      max_time: { type: "duration", help: "stop the query after this long (default 20 seconds)" },
+      max_volume: { type: "str", help: "refuse a result larger than this (e.g. 10MB; default 64MB)" },
       planned: { type: "bool", help: "the query is this operator's part of a network query: run as written (increments(...) as bucket numbers)" },
     },
     tail: { name: "query", help: "the SQL statement, in quotes", required: true, substitute: true },
@@ -53,7 +56,11 @@ addCommands(
       const query = unquote(args.tail ?? "");
       // AnyLog's time functions group and filter across rows: planned and merged as a network query of one node
       if (!args.bool("planned", false) && usesTimeFunctions(query)) return runLocalTimeSql(ctx, args, query);
+      const volume = args.has("max_volume") ? parseVolume(args.str("max_volume", "")) : undefined;
+      if (volume && !volume.ok) return volume;
       const answer = await runLocalQuery(ctx.node, {
+        maxTime: args.int("max_time"),
+        maxVolume: volume?.value,
         dbms: args.str("dbms", ""),
         sql: query,
         timezone: args.str("timezone"),

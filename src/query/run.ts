@@ -21,7 +21,16 @@ export interface LocalQuery {
   timezone?: string;
   /** The `extend` option: `@ip`, `@port`, `@dbms_name`, `@table_name`, `@node_name` (with `.str|.int|.float`), `+key` or a `!key` value, each with an optional `as <name>`. */
   extend?: string[];
+  /** `max_time`: seconds before the query is stopped (DEFAULT_MAX_TIME). */
+  maxTime?: number;
+  /** `max_volume`: bytes of result before the query is refused (DEFAULT_MAX_VOLUME). */
+  maxVolume?: number;
 }
+
+/** A query runs at most this long unless `max_time` says otherwise (seconds; the REST server's own timeout). */
+export const DEFAULT_MAX_TIME = 20;
+/** A query's result may hold this much unless `max_volume` says otherwise. */
+export const DEFAULT_MAX_VOLUME = 64 * 1024 * 1024;
 
 interface Extension {
   name: string;
@@ -89,7 +98,7 @@ export async function runLocalQuery(node: Node, q: LocalQuery): Promise<Result<Q
   if (!zone.ok) return zone;
   const extend = extensions(node, q.extend ?? [], db.value.name, statement.value.table);
   if (!extend.ok) return extend;
-  const answer = await db.value.read(statement.value.text);
+  const answer = await db.value.read(statement.value.text, { timeoutMs: (q.maxTime ?? DEFAULT_MAX_TIME) * 1000, maxBytes: q.maxVolume ?? DEFAULT_MAX_VOLUME });
   if (!answer.ok) return answer;
   const rows = shown(answer.value, zone.value);
   const extra = extend.value;

@@ -19,6 +19,12 @@ export type Row = Record<string, unknown>;
 export type ValueKind = "number" | "text" | "bool" | "timestamp" | "date" | "json" | "unknown";
 
 /** The answer of `read`: columns in order, and each row as values in the same order. */
+/** Bounds of a user's query (`sql`): stopped past `timeoutMs`, refused past `maxBytes` of result. */
+export interface ReadLimits {
+  timeoutMs: number;
+  maxBytes: number;
+}
+
 export interface ReadAnswer {
   columns: Array<{ name: string; kind: ValueKind }>;
   /** Values are numbers, text, booleans, parsed JSON or null; never engine objects. */
@@ -47,8 +53,9 @@ export interface Database {
    * Runs one statement that must change nothing (what `sql` runs for users). The engine itself
    * refuses a write: SQLite runs it with `query_only`, PostgreSQL in a READ ONLY transaction
    * with one statement only. Big integers and decimals become numbers when that loses nothing.
+   * With `limits` (a user's query) it is stopped past its time, off the node's event loop.
    */
-  read(sql: string): Promise<Result<ReadAnswer>>;
+  read(sql: string, limits?: ReadLimits): Promise<Result<ReadAnswer>>;
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>>;
   /**

@@ -6,7 +6,7 @@
 import postgres from "postgres";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
 import { TextCache } from "../util/text-cache.ts";
-import { type ConnectOptions, type Database, type ReadAnswer, type Row, type ValueKind, quoteName } from "./database.ts";
+import { type ConnectOptions, type Database, type ReadAnswer, type ReadLimits, type Row, type ValueKind, quoteName } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -182,13 +182,15 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  async read(text: string): Promise<Result<ReadAnswer>> {
+  async read(text: string, limits?: ReadLimits): Promise<Result<ReadAnswer>> {
     if (!this.owner) return fail("internal", `dbms '${this.name}' (psql): read runs on its own, not inside a transaction`);
     try {
       // READ ONLY: the server refuses any write. simple: false sends one statement through the
       // extended protocol, which refuses a second one (no 'select 1; commit; delete ...').
       const { raw } = await this.owner.begin("read only", async (tx) => {
         await tx.unsafe("SET LOCAL TIME ZONE 'UTC'");
+        // the server stops a user's query past its time
+        if (limits) await tx.unsafe(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`);
         return { raw: await tx.unsafe(text, [], ONE_STATEMENT).raw() };
       });
       const types = raw.columns.map((c) => c.type);

@@ -8,8 +8,10 @@ import { mkdirSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { GroupCommit } from "../util/group-commit.ts";
+import { kindOf, plainValue } from "./sqlite-values.ts";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { ConnectOptions, Database, ReadAnswer, Row, ValueKind } from "./database.ts";
+import type { ConnectOptions, Database, ReadAnswer, ReadLimits, Row } from "./database.ts";
+import { queryWorkersInUse, readInWorker } from "./query-worker.ts";
 
 // query() keeps compiled statements, 20 by default: an operator writing batches of varied
 // sizes into several tables (an INSERT text per row count) recompiled all the time; 200
@@ -23,20 +25,7 @@ function sqliteError(db: string, e: unknown): Result<never> {
   return fail(code, `dbms '${db}' (sqlite): ${message}`);
 }
 
-/** The kind of a column from its declared type (`null` for an expression). */
-function kindOf(declared: string | null): ValueKind {
-  if (declared === null) return "unknown";
-  if (/time/i.test(declared)) return "timestamp";
-  if (/^date$/i.test(declared)) return "date";
-  if (/int|real|floa|doub|num|dec/i.test(declared)) return "number";
-  return "text";
-}
 
-function plainValue(v: unknown): unknown {
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
-  if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
-  return v;
-}
 
 export class SqliteDatabase implements Database {
   readonly engine = "sqlite" as const;
@@ -94,7 +83,12 @@ export class SqliteDatabase implements Database {
     }
   }
 
-  async read(sql: string): Promise<Result<ReadAnswer>> {
+  async read(sql: string, limits?: ReadLimits): Promise<Result<ReadAnswer>> {
+    // a user's query on a file: in a query worker, so it cannot hold the node (storage/query-worker)
+    if (limits && this.path !== ":memory:" && queryWorkersInUse()) {
+      const r = await readInWorker(this.path, sql, limits);
+      return r.ok ? r : fail(r.error.code, `dbms '${this.name}' (sqlite): ${r.error.message}`);
+    }
     // Synchronous from here to the end, so no other statement on this connection runs while
     // query_only is on.
     const wasQueryOnly = Boolean(this.handle.prepare("PRAGMA query_only").values()[0]?.[0]);

@@ -26,9 +26,10 @@ import { extendName } from "../run.ts";
 const NO_TABLE = /no such table|relation "[^"]*" does not exist/i;
 
 /** The command an operator runs: its part of the query (planned: run as written), rows as JSON objects, times in UTC, with the `extend` columns. */
-function remoteCommand(dbms: string, sql: string, extend: string[]): string {
+function remoteCommand(dbms: string, sql: string, extend: string[], maxTime: number | undefined): string {
   const ext = extend.length > 0 ? ` and extend = (${extend.join(", ")})` : "";
-  return `sql ${dbms} format = json:list and stat = false and timezone = utc and planned = true${ext} "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  const time = maxTime !== undefined ? ` and max_time = ${maxTime}` : "";
+  return `sql ${dbms} format = json:list and stat = false and timezone = utc and planned = true${ext}${time} "${sql.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
 /** Who answers the operators' part of a query: the peers over TCP, or this node itself. */
@@ -74,7 +75,7 @@ interface Part {
 }
 
 /** Plans `query`, has the answerers of every part run their part, merges all they sent as one table. */
-async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[]): Promise<Result<Distributed>> {
+async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[], maxTime?: number): Promise<Result<Distributed>> {
   const plan = await planNetworkQuery(query, extend.map(extendName));
   if (!plan.ok) return plan;
   const { table, remote, local, columns } = plan.value;
@@ -82,7 +83,7 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
   const asks = parts.flatMap((part) => {
     // an included table is read as if it were the query's own
     const sql = part.table === table ? remote : remote.replace(from, `FROM ${quoteIdent(part.table)}`);
-    const command = remoteCommand(part.dbms, sql, extend);
+    const command = remoteCommand(part.dbms, sql, extend, maxTime);
     return part.who.names.map((name, i) => ({ name, run: () => part.who.ask(i, command) }));
   });
   const subset = parts[0]!.who.subset;
@@ -179,7 +180,8 @@ async function answer(ctx: CommandContext, args: Args, query: string, find: Find
   }
   const resolved = await resolvePeriod(ctx, query, plan.value.table, parts);
   if (!resolved.ok) return resolved;
-  const done = await distribute(ctx, resolved.value, parts, extend);
+  // max_time bounds each operator's part too: a query past it stops everywhere
+  const done = await distribute(ctx, resolved.value, parts, extend, args.int("max_time"));
   if (!done.ok) return done;
   const { merged, nodes, asked, missing } = done.value;
   ctx.node.metrics.queries++;
