@@ -18,6 +18,7 @@ import { Database as Sqlite } from "bun:sqlite";
 import { FFIType, dlopen } from "bun:ffi";
 import type { Subprocess } from "bun";
 import { kindOf, plainValue } from "./sqlite-values.ts";
+import { logger } from "../util/log.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 import type { ReadAnswer } from "./database.ts";
 
@@ -119,6 +120,8 @@ export async function runQueryWorker(): Promise<number> {
 
 // --- node side ---
 
+const log = logger("query");
+
 let workerCommand: string[] | undefined;
 /** Workers at most, and the queries waiting for one. */
 let poolSize = 2;
@@ -196,12 +199,17 @@ export function stopQueryWorkers(): void {
 
 process.on("exit", stopQueryWorkers);
 
+/** A worker for one request, marked busy at once (so two callers in one tick cannot both start one past the pool's size). */
 async function take(): Promise<Worker> {
   for (;;) {
-    const w = idle.pop();
-    if (w && !w.dead) return w;
-    if (!w && busy.size < poolSize) return new Worker(workerCommand!);
-    if (!w) await new Promise<void>((resolve) => queue.push(resolve));
+    let w = idle.pop();
+    if (w?.dead) continue;
+    if (!w && busy.size < poolSize) w = new Worker(workerCommand!);
+    if (w) {
+      busy.add(w);
+      return w;
+    }
+    await new Promise<void>((resolve) => queue.push(resolve));
   }
 }
 
@@ -213,8 +221,15 @@ function giveBack(w: Worker): void {
 
 /** Reads `sql` on the SQLite file at `path` in a worker; stopped (the worker killed) past `timeoutMs`. */
 export async function readInWorker(path: string, sql: string, limits: { timeoutMs: number; maxBytes: number }): Promise<Result<ReadAnswer>> {
-  const w = await take();
-  busy.add(w);
+  let w: Worker;
+  try {
+    w = await take();
+  } catch (e) {
+    // the executable cannot start another process here: queries are read in the node from now on
+    workerCommand = undefined;
+    log.warn(`no query worker could start (${errorText(e)}): queries are read in the node, where one that runs away holds it`);
+    return fail("unavailable", `no query worker could start (${errorText(e)}): reading in the node`);
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timedOut = new Promise<"timeout">((resolve) => {

@@ -87,7 +87,9 @@ export class SqliteDatabase implements Database {
     // a user's query on a file: in a query worker, so it cannot hold the node (storage/query-worker)
     if (limits && this.path !== ":memory:" && queryWorkersInUse()) {
       const r = await readInWorker(this.path, sql, limits);
-      return r.ok ? r : fail(r.error.code, `dbms '${this.name}' (sqlite): ${r.error.message}`);
+      if (r.ok) return r;
+      if (r.error.code !== "unavailable") return fail(r.error.code, `dbms '${this.name}' (sqlite): ${r.error.message}`);
+      // no worker can start on this machine: read here, as before workers
     }
     // Synchronous from here to the end, so no other statement on this connection runs while
     // query_only is on.
