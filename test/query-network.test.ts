@@ -107,7 +107,10 @@ beforeAll(async () => {
   }
   // an operator of a cluster that does not hold the table: never asked (it is not even running)
   await post(query.url, `blockchain insert where policy = {"operator": {"name": "op-other", "company": "Q", "ip": "127.0.0.1", "port": 9, "cluster": "${await clusterId("other")}"}} and local = true`);
-  await post(query.url, 'blockchain insert where policy = {"table": {"name": "readings", "dbms": "qn", "create": "CREATE TABLE readings (device TEXT)"}} and local = true');
+  // the table policy the first operator declared when its first rows came
+  const declared = await command(ops[0]!.url, "blockchain get table where name = readings and dbms = qn");
+  const policy = (declared.json as Array<Record<string, unknown>>)[0]!;
+  await post(query.url, `blockchain insert where policy = ${JSON.stringify(policy)} and local = true`);
 });
 
 // --- the grammar ---
@@ -299,7 +302,12 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
     };
     expect((await local("get tables where dbms = qn and format = json")).json).toEqual([{ dbms: "qn", table: "readings", local: false, declared: true }]);
     expect((await local("get tables where dbms = *")).text).toContain("readings");
-    expect((await local("get columns where dbms = qn and table = readings and format = json")).json).toEqual({ device: "text" });
+    const columns = (await local("get columns where dbms = qn and table = readings and format = json")).json as Record<string, string>;
+    expect(Object.keys(columns)).toEqual(["row_id", "insert_timestamp", "tsd_name", "tsd_id", "device", "reading", "amount", "flag", "ts"].filter((c) => c in columns));
+    expect(Object.keys(columns)).toEqual(expect.arrayContaining(["row_id", "device", "reading", "amount", "ts"]));
+    // select * answers with the policy's columns, in its order
+    const star = await ask('sql qn format = json and stat = false "select * from readings where amount = 7 limit 3"');
+    expect(Object.keys((star.json as { Query: Array<Record<string, unknown>> }).Query[0]!)).toEqual(Object.keys(columns));
     const missing = await command(query.url, "get columns where dbms = qn and table = nowhere");
     expect(missing.status).toBe(404);
     expect(missing.text).toContain("qn.nowhere");

@@ -12,7 +12,7 @@ import type { Policy, PolicyBody } from "../../metadata/policy.ts";
 import { peerTimeoutMs } from "../../network/peers.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
-import { dataGroups } from "./data-nodes.ts";
+import { columnsOfCreate, dataGroups } from "./data-nodes.ts";
 
 const bodyOf = (p: Policy): PolicyBody => Object.values(p)[0] ?? {};
 const typeOf = (p: Policy): string => Object.keys(p)[0] ?? "";
@@ -25,33 +25,6 @@ function tablePolicies(node: Node, dbms: string | undefined): Result<PolicyBody[
   if (!local.ok) return local;
   const all = local.value.select(["table"], []).map(bodyOf);
   return ok(dbms === undefined || dbms === "*" ? all : all.filter((t) => String(t.dbms ?? "").toLowerCase() === dbms.toLowerCase()));
-}
-
-/** `name TYPE` pairs of a CREATE TABLE statement, in order (a table policy's `create`). */
-export function columnsOfCreate(create: string): Array<[name: string, type: string]> {
-  const open = create.indexOf("(");
-  const close = create.lastIndexOf(")");
-  if (open < 0 || close <= open) return [];
-  const parts: string[] = [];
-  let depth = 0;
-  let from = open + 1;
-  for (let i = open + 1; i < close; i++) {
-    const c = create[i];
-    if (c === "(") depth++;
-    else if (c === ")") depth--;
-    else if (c === "," && depth === 0) {
-      parts.push(create.slice(from, i));
-      from = i + 1;
-    }
-  }
-  parts.push(create.slice(from, close));
-  return parts.flatMap((p) => {
-    const m = /^\s*("(?:[^"]|"")+"|\S+)\s+(.*?)\s*$/s.exec(p);
-    if (!m || /^(primary|unique|foreign|check|constraint)\b/i.test(m[1]!)) return [];
-    const name = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!;
-    const type = /^\S+(?:\s*\([^)]*\))?/.exec(m[2]!)?.[0] ?? m[2]!;
-    return [[name, type.toLowerCase()] as [string, string]];
-  });
 }
 
 addCommands(

@@ -5,6 +5,7 @@
  * is its database, else those that name neither; their operators are grouped by cluster (an
  * operator with no cluster is a group of its own). A query asks one member of each group:
  * the members of a cluster hold the same data (HA), so fail-over among them goes here.
+ * Also the columns a table policy declares (its CREATE statement), in their order.
  */
 import type { Node } from "../../node/node.ts";
 import { ipPort } from "../../metadata/bring.ts";
@@ -63,4 +64,39 @@ export function dataGroups(node: Node, dbms: string, table: string): Result<Data
   const all = [...groups.values(), ...alone];
   if (all.length === 0) return fail("not_found", `no operator holds ${dbms}.${table}: no operator policy belongs to a cluster that holds it`);
   return ok(all);
+}
+
+/** `name TYPE` pairs of a CREATE TABLE statement, in order (a table policy's `create`). */
+export function columnsOfCreate(create: string): Array<[name: string, type: string]> {
+  const open = create.indexOf("(");
+  const close = create.lastIndexOf(")");
+  if (open < 0 || close <= open) return [];
+  const parts: string[] = [];
+  let depth = 0;
+  let from = open + 1;
+  for (let i = open + 1; i < close; i++) {
+    const c = create[i];
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(create.slice(from, i));
+      from = i + 1;
+    }
+  }
+  parts.push(create.slice(from, close));
+  return parts.flatMap((p) => {
+    const m = /^\s*("(?:[^"]|"")+"|\S+)\s+(.*?)\s*$/s.exec(p);
+    if (!m || /^(primary|unique|foreign|check|constraint)\b/i.test(m[1]!)) return [];
+    const name = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!;
+    const type = /^\S+(?:\s*\([^)]*\))?/.exec(m[2]!)?.[0] ?? m[2]!;
+    return [[name, type.toLowerCase()] as [string, string]];
+  });
+}
+
+/** The columns of dbms.table in its table policy's order (empty when it has none). */
+export function tableColumns(node: Node, dbms: string, table: string): string[] {
+  const local = node.metadata.local();
+  if (!local.ok) return [];
+  const policy = local.value.select(["table"], []).map(bodyOf).find((t) => same(t.dbms, dbms) && same(t.name, table));
+  return policy ? columnsOfCreate(String(policy.create ?? "")).map(([name]) => name) : [];
 }

@@ -15,7 +15,7 @@ import { type Result, fail, ok } from "../../util/result.ts";
 import { type QueryAnswer, formatOf, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
-import { dataGroups } from "./data-nodes.ts";
+import { dataGroups, tableColumns } from "./data-nodes.ts";
 import { type Merged, mergeRows } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
@@ -78,7 +78,9 @@ interface Part {
 async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[], maxTime?: number): Promise<Result<Distributed>> {
   const plan = await planNetworkQuery(query, extend.map(extendName));
   if (!plan.ok) return plan;
-  const { table, remote, local, columns } = plan.value;
+  const { table, remote, local } = plan.value;
+  // rows keep the columns of the table policy, in its order (`select *` as one database would answer)
+  const columns = plan.value.mode === "rows" ? [...new Set([...extend.map(extendName), ...tableColumns(ctx.node, parts[0]!.dbms, table), ...plan.value.columns])] : plan.value.columns;
   const from = `FROM ${quoteIdent(table)}`;
   const asks = parts.flatMap((part) => {
     // an included table is read as if it were the query's own
