@@ -5,7 +5,9 @@
  * in one local database, in one run:
  *  - latency p50 and p99 of QUERIES (300) queries one after another (goal: the network's p50
  *    at most 2 ms above the local p50);
- *  - queries/s with CLIENTS (16) clients at once for SECONDS (10).
+ *  - queries/s with CLIENTS (16) clients at once for SECONDS (10);
+ *  - /health latency (p50, p99) on the query node while HEALTH_CLIENTS (20) clients run the
+ *    query (goal: p99 ≤ 50 ms: the node is never held by its queries).
  * Every answer is checked against the local one. Nodes are the compiled executable
  * (ANYLOG_BIN, else built by make). `--record` appends the table to bench/RESULTS.md.
  *
@@ -23,6 +25,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROWS_PER_OPERATOR = 20_000;
 const GOAL_OVERHEAD_MS = 2;
+const HEALTH_CLIENTS = 20;
+const GOAL_HEALTH_P99_MS = 50;
 const QUERY = 'sql bench format = json and stat = false "select device, count(*), avg(value) from readings group by device order by device"';
 
 const bin = anylogBin();
@@ -71,18 +75,27 @@ async function latencies(url: string, headers: Record<string, string>, want: str
   return times.sort((a, b) => a - b);
 }
 
-/** Queries answered per second with CLIENTS clients at once. */
-async function throughput(url: string, headers: Record<string, string>): Promise<number> {
+/** Queries answered per second with `clients` clients at once; with `probe`, /health timed every 20 ms meanwhile. */
+async function throughput(url: string, headers: Record<string, string>, clients = CLIENTS, probe?: number[]): Promise<number> {
   const end = performance.now() + SECONDS * 1000;
   let done = 0;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
+  const health = async () => {
+    while (probe && performance.now() < end) {
+      const t0 = performance.now();
+      await (await fetch(`${url}/health`)).text();
+      probe.push(performance.now() - t0);
+      await Bun.sleep(20);
+    }
+  };
+  await Promise.all([
+    health(),
+    ...Array.from({ length: clients }, async () => {
       while (performance.now() < end) {
         await ask(url, headers);
         done++;
       }
     }),
-  );
+  ]);
   return done / SECONDS;
 }
 
@@ -111,6 +124,9 @@ try {
   const net = await latencies(query.url, network, want);
   const localQps = await throughput(single.url, {});
   const netQps = await throughput(query.url, network);
+  const health: number[] = [];
+  const busyQps = await throughput(query.url, network, HEALTH_CLIENTS, health);
+  health.sort((a, b) => a - b);
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   const overhead = percentile(net, 50) - percentile(local, 50);
   report(
@@ -121,7 +137,7 @@ try {
       ["query node, destination: network (3 operators)", ms(percentile(net, 50)), ms(percentile(net, 90)), ms(percentile(net, 99)), netQps.toFixed(0)],
       ["one node, local database (baseline)", ms(percentile(local, 50)), ms(percentile(local, 90)), ms(percentile(local, 99)), localQps.toFixed(0)],
     ],
-    `Network overhead at p50: ${ms(overhead)} (goal ≤ ${GOAL_OVERHEAD_MS} ms: ${overhead <= GOAL_OVERHEAD_MS ? "met" : "not met"}).`,
+    `Network overhead at p50: ${ms(overhead)} (goal ≤ ${GOAL_OVERHEAD_MS} ms: ${overhead <= GOAL_OVERHEAD_MS ? "met" : "not met"}). /health of the query node while ${HEALTH_CLIENTS} clients ran the network query (${busyQps.toFixed(0)} queries/s): ${health.length} probes, p50 ${ms(percentile(health, 50))}, p99 ${ms(percentile(health, 99))} (goal ≤ ${GOAL_HEALTH_P99_MS} ms: ${percentile(health, 99) <= GOAL_HEALTH_P99_MS ? "met" : "not met"}).`,
   );
 } finally {
   await Promise.all(nodes.map((n) => n.stop()));
