@@ -11,6 +11,9 @@
  *  - The REST `destination: network` header and `run client ()` give the same answer; curl
  *    as the AnyLog documentation writes it.
  *  - A table that no one holds is an error naming it.
+ *  - What query tools ask first (get tables / columns / data nodes, test network / node),
+ *    `select *` in the table policy's column order, extend and include, Grafana's JSON data
+ *    source (the plugin's request bodies), query status / explain / get queries time.
  *  - One operator stopped: without `subset` the query fails naming it; with `subset = true`
  *    the other two answer and Statistics names the missing one.
  */
