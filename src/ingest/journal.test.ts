@@ -5,7 +5,7 @@
  * an append is refused and nothing in it is dropped; a damaged record ends the segment.
  */
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, fdatasync, fstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Journal, type JournalEntry } from "./journal.ts";
@@ -134,4 +134,46 @@ test("an empty segment file left by a crash is removed; a missing folder is made
   truncateSync(join(dir, "000000000007.jrn"), 0);
   expect(open(dir).left).toEqual([]);
   expect(readdirSync(dir).filter((f) => f.endsWith(".jrn"))).toEqual([]);
+});
+
+test("a segment sealed by size while its sync runs is closed after the sync, not under it (EBADF lost acknowledged PUTs)", async () => {
+  const dir = freshDir();
+  // a slow disk when it matters: the sync waits before it runs, so the next append comes while
+  // it is under way; it fails as the kernel would if its file was closed meanwhile (EBADF), or
+  // if the number now names another file (the new segment's: A's records would go unsynced)
+  let delayMs = 0;
+  const sync = async (fd: number) => {
+    const file = fstatSync(fd).ino;
+    await Bun.sleep(delayMs);
+    let now: number | undefined;
+    try {
+      now = fstatSync(fd).ino;
+    } catch {
+      throw new Error("EBADF: bad file descriptor, fdatasync");
+    }
+    if (now !== file) throw new Error(`fd ${fd} was closed and now names another file`);
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+  };
+  const r = Journal.open(dir, 64 * 1024 * 1024, sync);
+  if (!r.ok) throw new Error(r.error.message);
+  const { journal } = r.value;
+  const body = "x".repeat(64 * 1024);
+  let appended = 0;
+  const append = async (i: number) => {
+    const a = await journal.append(entry(i, body));
+    expect(a.ok ? "ok" : a.error.message).toBe("ok");
+    appended++;
+  };
+  for (let round = 0; round < 3; round++) {
+    // fill the segment to just under its 4 MiB
+    delayMs = 0;
+    for (let i = 0; i < 63; i++) await append(round * 100 + i);
+    // the first append's sync starts at once (and is slow); the second finds the segment full and seals it
+    delayMs = 20;
+    await Promise.all([append(round * 100 + 63), append(round * 100 + 64)]);
+  }
+  await journal.close();
+  const again = open(dir);
+  expect(again.left.length).toBe(appended);
+  await again.journal.close();
 });

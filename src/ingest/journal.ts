@@ -77,6 +77,8 @@ export class Journal {
   private active?: Segment;
   /** Segments written to since the last fsync. */
   private dirty = new Set<Segment>();
+  /** Segments whose fdatasync is under way: their files stay open until it ends. */
+  private syncing = new Set<Segment>();
   private readonly sync = new GroupCommit(() => this.flush());
   private idleTimer?: ReturnType<typeof setInterval>;
   private closed = false;
@@ -86,11 +88,13 @@ export class Journal {
   private constructor(
     readonly dir: string,
     public maxBytes: number,
+    /** fdatasync of a segment's file (a test may slow it down to widen a race). */
+    private readonly syncFile: (fd: number) => Promise<void> = syncFd,
   ) {}
 
   /** Opens the journal in `dir`; `left` are the entries a previous run did not store, oldest first. */
-  static open(dir: string, maxBytes: number): Result<{ journal: Journal; left: Array<{ entry: JournalEntry; ref: JournalRef }> }> {
-    const journal = new Journal(dir, maxBytes);
+  static open(dir: string, maxBytes: number, syncFile?: (fd: number) => Promise<void>): Result<{ journal: Journal; left: Array<{ entry: JournalEntry; ref: JournalRef }> }> {
+    const journal = new Journal(dir, maxBytes, syncFile);
     const left: Array<{ entry: JournalEntry; ref: JournalRef }> = [];
     try {
       mkdirSync(dir, { recursive: true });
@@ -220,7 +224,7 @@ export class Journal {
   private seal(s: Segment): void {
     s.sealed = true;
     if (this.active === s) this.active = undefined;
-    if (!this.dirty.has(s)) this.closeFile(s);
+    if (!this.dirty.has(s) && !this.syncing.has(s)) this.closeFile(s);
     this.removeIfDone(s);
   }
 
@@ -231,7 +235,7 @@ export class Journal {
   }
 
   private removeIfDone(s: Segment): void {
-    if (!s.sealed || s.done < s.entries || this.dirty.has(s)) return;
+    if (!s.sealed || s.done < s.entries || this.dirty.has(s) || this.syncing.has(s)) return;
     this.closeFile(s);
     this.segments.delete(s.seq);
     rmSync(s.path, { force: true });
@@ -247,13 +251,16 @@ export class Journal {
   private async flush(): Promise<Result<void>> {
     const segments = [...this.dirty];
     this.dirty = new Set();
+    // a segment sealed while its sync runs (its entries stored meanwhile) is closed after it, not under it
+    for (const s of segments) this.syncing.add(s);
     try {
-      for (const s of segments) if (s.fd !== undefined) await syncFd(s.fd);
+      for (const s of segments) if (s.fd !== undefined) await this.syncFile(s.fd);
       return ok(undefined);
     } catch (e) {
       return fail("io", `cannot sync the journal in ${this.dir}: ${diskReason(e)}`);
     } finally {
       for (const s of segments) {
+        this.syncing.delete(s);
         if (s.sealed) {
           this.closeFile(s);
           this.removeIfDone(s);
