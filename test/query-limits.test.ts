@@ -92,6 +92,35 @@ describe("queries never freeze the node", () => {
     expect(wrong.text).toMatch(/lots/);
   });
 
+  test("connect dbms to a server that never completes the handshake, or is not PostgreSQL, ends with an error naming it; the node's other commands answer meanwhile", async () => {
+    // one server accepts and says nothing; the other answers like a web server
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const web = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data(s) { s.write("HTTP/1.1 400 Bad Request\r\n\r\n"); } } });
+    try {
+      const started = Date.now();
+      const connects = [silent.port, web.port, silent.port].map((port, i) => command(op.url, `connect dbms stuck${i} where type = psql and ip = 127.0.0.1 and port = ${port} and user = x`, true, 60_000));
+      // every other command answers while the three wait (a connect holds no Query Pool worker)
+      for (let i = 0; i < 5; i++) {
+        const t0 = Date.now();
+        const s = await command(op.url, "get status where format = json");
+        expect(s.status).toBe(200);
+        expect(Date.now() - t0).toBeLessThan(5_000);
+        await Bun.sleep(300);
+      }
+      const replies = await Promise.all(connects);
+      for (const [i, r] of replies.entries()) {
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expect(r.text).toContain(`stuck${i}`);
+      }
+      expect(replies[0]!.text).toMatch(new RegExp(`127\\.0\\.0\\.1:${silent.port}|timeout|CONNECT_TIMEOUT`, "i"));
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect((await command(op.url, "get databases")).text).not.toContain("stuck");
+    } finally {
+      silent.stop(true);
+      web.stop(true);
+    }
+  });
+
   test("SIGTERM stops a node whose worker runs a query without end; kill -9 of a node leaves no worker behind", async () => {
     const pending = command(op.url, `sql lim max_time = 60 "${RUNAWAY}"`).catch(() => undefined);
     await Bun.sleep(500);

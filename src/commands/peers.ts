@@ -58,7 +58,7 @@ addCommand(
     words: ["run", "client"],
     summary: "Runs a command on other nodes: the ones named, or those that hold the data; a query's replies are merged into one",
     method: "of-tail",
-    waitsOnPeers: true,
+    waitsOnNetwork: true,
     positional: [{ name: "destination", type: "list", help: "(ip:port, ...), (blockchain get ... bring.ip_port), () for the network; with subset = true, timeout = <seconds>" }],
     tail: { name: "command", help: "the command to run on the peers", required: true, substitute: true },
     examples: [

@@ -158,8 +158,11 @@ export interface CommandSpec {
    * command and the replies come back side by side, by peer.
    */
   network?(ctx: CommandContext, args: Args, target: NetworkTarget): Promise<Result<Reply>>;
-  /** The command only waits for other nodes (`run client`): it holds no Query Pool worker while it waits. */
-  waitsOnPeers?: boolean;
+  /**
+   * The command mostly waits on other machines (peers, a database server): it holds no Query
+   * Pool worker while it waits, so a silent peer or server cannot starve the node's other commands.
+   */
+  waitsOnNetwork?: boolean;
 }
 
 /** Declares a command (identity function that keeps the literal types). */

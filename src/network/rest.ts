@@ -78,18 +78,18 @@ export function methodOf(stmt: Statement): HttpMethod {
   }
 }
 
-/** Whether a statement's work only waits for peers (a command declared `waitsOnPeers`, directly, or as `x = ...`, `if ... then ...`). */
-export function waitsOnPeers(stmt: Statement): boolean {
+/** Whether a statement's work only waits on other machines (a command declared `waitsOnNetwork`, directly, or as `x = ...`, `if ... then ...`). */
+export function waitsOnNetwork(stmt: Statement): boolean {
   switch (stmt.kind) {
     case "command":
-      return stmt.call.spec.waitsOnPeers === true;
+      return stmt.call.spec.waitsOnNetwork === true;
     case "assign":
-      return stmt.value.kind === "command" && stmt.value.call.spec.waitsOnPeers === true;
+      return stmt.value.kind === "command" && stmt.value.call.spec.waitsOnNetwork === true;
     case "if":
-      return stmt.then !== undefined && waitsOnPeers(stmt.then);
+      return stmt.then !== undefined && waitsOnNetwork(stmt.then);
     case "do":
     case "else":
-      return waitsOnPeers(stmt.body);
+      return waitsOnNetwork(stmt.body);
     default:
       return false;
   }
@@ -185,10 +185,10 @@ export function restApp(node: Node, options: RestOptions): Hono {
     }
     const ctx = node.context("rest");
     const run = async () => (await runStatement(stmt.value, ctx)).result;
-    // a command that only waits for peers holds no Query Pool worker, else a node asking
-    // itself (or two nodes asking each other) fills its pool with waiters and the peer
-    // requests they wait for queue behind them
-    const work = waitsOnPeers(stmt.value) ? run() : options.pool(run);
+    // a command that only waits on other machines holds no Query Pool worker, else a node
+    // asking itself (or two nodes asking each other) fills its pool with waiters and the peer
+    // requests they wait for queue behind them, and silent database servers starve the rest
+    const work = waitsOnNetwork(stmt.value) ? run() : options.pool(run);
     const result = await withTimeout(work, options.timeout, command);
     if (!result.ok) {
       node.metrics.errors++;

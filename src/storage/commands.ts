@@ -69,6 +69,7 @@ addCommands(
     words: ["connect", "dbms"],
     summary: "Connects a logical database: connect dbms <name> where type = sqlite|psql ...",
     method: "POST",
+    waitsOnNetwork: true,
     positional: [{ name: "words", type: "list", help: "<name>, or <type> <name>, or <type> <user@ip:password> <port> <name>", rest: true }],
     options: {
       type: { type: "str", help: "sqlite (default) or psql" },

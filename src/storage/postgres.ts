@@ -58,6 +58,9 @@ function pgError(db: string, e: unknown): Result<never> {
   return fail(pgErrorCode(err.code), `dbms '${db}' (psql): ${message}`);
 }
 
+/** How long `connect dbms` waits for a PostgreSQL server before it gives up. */
+const CONNECT_DEADLINE_MS = 15_000;
+
 /** Kinds of the PostgreSQL types `read` converts (by type oid); any other type is text. */
 const KINDS: Record<number, ValueKind> = {
   16: "bool", 20: "number", 21: "number", 23: "number", 26: "number", 700: "number", 701: "number", 1700: "number",
@@ -124,8 +127,34 @@ export class PostgresDatabase implements Database {
     readonly cacheKey: object = {},
   ) {}
 
-  /** Connects to the server, creates the database when missing, and connects to it. */
+  /**
+   * Connects to the server, creates the database when missing, and connects to it; within
+   * CONNECT_DEADLINE_MS, whatever is at that address: a host that never completes the
+   * handshake, or something that answers but is not PostgreSQL (the driver then waited for
+   * good), is an error naming the address, and the driver's connections are ended.
+   */
   static async open(options: ConnectOptions): Promise<Result<PostgresDatabase>> {
+    const clients: postgres.Sql[] = [];
+    const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 5432}`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late = false;
+    const deadline = new Promise<Result<PostgresDatabase>>((resolve) => {
+      timer = setTimeout(() => {
+        late = true;
+        resolve(fail("unavailable", `dbms '${options.name}' (psql): no PostgreSQL answered at ${where} within ${CONNECT_DEADLINE_MS / 1000} s (is the address right, and a PostgreSQL server there?)`));
+      }, CONNECT_DEADLINE_MS);
+    });
+    const attempt = PostgresDatabase.connect(options, clients).then((r) => {
+      if (late && r.ok) void r.value.close(); // connected after the answer was given
+      return r;
+    });
+    const r = await Promise.race([attempt, deadline]);
+    clearTimeout(timer);
+    if (late) for (const c of clients) void c.end({ timeout: 0 });
+    return r;
+  }
+
+  private static async connect(options: ConnectOptions, clients: postgres.Sql[]): Promise<Result<PostgresDatabase>> {
     const base = {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 5432,
@@ -140,6 +169,7 @@ export class PostgresDatabase implements Database {
     const dbName = options.name.toLowerCase();
     if (!/^[a-z_][a-z0-9_]*$/.test(dbName)) return fail("bad_value", `'${options.name}' is not a usable PostgreSQL database name`);
     const admin = postgres({ ...base, database: "postgres", max: 1 });
+    clients.push(admin);
     try {
       const found = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
       if (found.length === 0) {
@@ -155,6 +185,7 @@ export class PostgresDatabase implements Database {
       await admin.end({ timeout: 5 });
     }
     const sql = postgres({ ...base, database: dbName });
+    clients.push(sql);
     try {
       await sql`SELECT 1`;
     } catch (e) {
