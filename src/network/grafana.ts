@@ -11,6 +11,7 @@
  */
 import type { Context, Hono } from "hono";
 import type { Node } from "../node/node.ts";
+import { body } from "../metadata/policy.ts";
 import { errorText } from "../util/result.ts";
 
 interface Target {
@@ -170,7 +171,7 @@ export function grafanaRoutes(app: Hono, node: Node, run: (command: string) => P
       // no body: every table
     }
     const names = local.value.select(["table"], []).map((p) => {
-      const b = Object.values(p)[0] ?? {};
+      const b = body(p);
       return `${String(b.dbms ?? "")}.${String(b.name ?? "")}`;
     });
     return [...new Set(names)].filter((n) => n.toLowerCase().includes(filter)).sort();

@@ -8,14 +8,12 @@ import { addCommands } from "../../commands/table.ts";
 import { command } from "../../commands/spec.ts";
 import type { Node } from "../../node/node.ts";
 import { ipPort } from "../../metadata/bring.ts";
-import type { Policy, PolicyBody } from "../../metadata/policy.ts";
+import { type PolicyBody, body, policyType } from "../../metadata/policy.ts";
 import { peerTimeoutMs } from "../../network/peers.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
-import { columnsOfCreate, dataGroups } from "./data-nodes.ts";
+import { columnsOfCreate, dataGroups, tablePolicy } from "./data-nodes.ts";
 
-const bodyOf = (p: Policy): PolicyBody => Object.values(p)[0] ?? {};
-const typeOf = (p: Policy): string => Object.keys(p)[0] ?? "";
 const format = { type: "str", help: "json for a JSON reply, a text table otherwise" } as const;
 const asJson = (f: string | undefined) => (f ?? "").toLowerCase() === "json";
 
@@ -23,7 +21,7 @@ const asJson = (f: string | undefined) => (f ?? "").toLowerCase() === "json";
 function tablePolicies(node: Node, dbms: string | undefined): Result<PolicyBody[]> {
   const local = node.metadata.local();
   if (!local.ok) return local;
-  const all = local.value.select(["table"], []).map(bodyOf);
+  const all = local.value.select(["table"], []).map(body);
   return ok(dbms === undefined || dbms === "*" ? all : all.filter((t) => String(t.dbms ?? "").toLowerCase() === dbms.toLowerCase()));
 }
 
@@ -59,9 +57,9 @@ addCommands(
     handler(ctx, args) {
       const dbms = args.str("dbms", "");
       const table = args.str("table", "").toLowerCase();
-      const policies = tablePolicies(ctx.node, dbms);
-      if (!policies.ok) return policies;
-      const policy = policies.value.find((t) => String(t.name ?? "").toLowerCase() === table);
+      const local = ctx.node.metadata.local();
+      if (!local.ok) return local;
+      const policy = tablePolicy(local.value, dbms, table);
       if (!policy) return fail("not_found", `the metadata has no table policy for ${dbms}.${table}`);
       const columns = columnsOfCreate(String(policy.create ?? ""));
       if (asJson(args.str("format"))) return ok(Object.fromEntries(columns));
@@ -80,7 +78,7 @@ addCommands(
       const wanted = args.str("table")?.toLowerCase();
       const local = ctx.node.metadata.local();
       if (!local.ok) return local;
-      const names = new Map(local.value.select(["operator"], []).map((p) => [ipPort(p) ?? "", String(bodyOf(p).name ?? "")]));
+      const names = new Map(local.value.select(["operator"], []).map((p) => [ipPort(p) ?? "", String(body(p).name ?? "")]));
       const rows = [];
       for (const t of policies.value) {
         const dbms = String(t.dbms ?? "");
@@ -106,10 +104,10 @@ addCommands(
       if (!local.ok) return local;
       const nodes = local.value
         .select(["*"], [])
-        .filter((p) => ["master", "operator", "publisher", "query"].includes(typeOf(p)))
+        .filter((p) => ["master", "operator", "publisher", "query"].includes(policyType(p)))
         .flatMap((p) => {
           const address = ipPort(p);
-          return address ? [{ type: typeOf(p), name: String(bodyOf(p).name ?? ""), address }] : [];
+          return address ? [{ type: policyType(p), name: String(body(p).name ?? ""), address }] : [];
         });
       if (nodes.length === 0) return fail("not_found", "the metadata names no node (master, operator, publisher or query policies) to test");
       const timeout = (args.int("timeout") ?? 0) > 0 ? args.int("timeout")! * 1000 : peerTimeoutMs(ctx.node);

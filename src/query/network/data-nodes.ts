@@ -9,7 +9,8 @@
  */
 import type { Node } from "../../node/node.ts";
 import { ipPort } from "../../metadata/bring.ts";
-import type { Policy, PolicyBody } from "../../metadata/policy.ts";
+import { type PolicyBody, body } from "../../metadata/policy.ts";
+import type { LocalCopy } from "../../metadata/local-copy.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 
 export interface DataGroup {
@@ -19,7 +20,6 @@ export interface DataGroup {
   members: string[];
 }
 
-const bodyOf = (p: Policy): PolicyBody => Object.values(p)[0] ?? {};
 const same = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
 
 /** Whether a cluster policy holds dbms.table. */
@@ -36,13 +36,13 @@ export function dataGroups(node: Node, dbms: string, table: string): Result<Data
   const local = node.metadata.local();
   if (!local.ok) return local;
   const copy = local.value;
-  if (copy.select(["table"], []).every((p) => !(same(bodyOf(p).dbms, dbms) && same(bodyOf(p).name, table)))) {
+  if (!tablePolicy(copy, dbms, table)) {
     return fail("not_found", `no operator holds ${dbms}.${table}: the metadata has no table policy for it (is data stored there, and the metadata synced?)`);
   }
   const clusters = new Set(
     copy
       .select(["cluster"], [])
-      .map(bodyOf)
+      .map(body)
       .filter((c) => typeof c.id === "string" && holds(c, dbms, table))
       .map((c) => c.id as string),
   );
@@ -51,7 +51,7 @@ export function dataGroups(node: Node, dbms: string, table: string): Result<Data
   for (const p of copy.select(["operator"], [])) {
     const address = ipPort(p);
     if (!address) continue;
-    const cluster = bodyOf(p).cluster;
+    const cluster = body(p).cluster;
     if (typeof cluster !== "string" || cluster === "") {
       alone.push({ members: [address] });
       continue;
@@ -93,10 +93,14 @@ export function columnsOfCreate(create: string): Array<[name: string, type: stri
   });
 }
 
+/** The `table` policy of dbms.table in a local copy of the metadata. */
+export function tablePolicy(copy: LocalCopy, dbms: string, table: string): PolicyBody | undefined {
+  return copy.select(["table"], []).map(body).find((t) => same(t.dbms, dbms) && same(t.name, table));
+}
+
 /** The columns of dbms.table in its table policy's order (empty when it has none). */
 export function tableColumns(node: Node, dbms: string, table: string): string[] {
   const local = node.metadata.local();
-  if (!local.ok) return [];
-  const policy = local.value.select(["table"], []).map(bodyOf).find((t) => same(t.dbms, dbms) && same(t.name, table));
+  const policy = local.ok ? tablePolicy(local.value, dbms, table) : undefined;
   return policy ? columnsOfCreate(String(policy.create ?? "")).map(([name]) => name) : [];
 }

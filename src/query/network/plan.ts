@@ -14,6 +14,7 @@
  */
 import { type Result, fail, ok } from "../../util/result.ts";
 import { blankQuoted } from "../statement.ts";
+import { callsOf } from "../time-functions.ts";
 import { type SqlNode, UnsupportedSql, argsOf, columnOf, functionName, nodesOf, quoteIdent, sqlText } from "./sql-text.ts";
 
 export interface NetworkPlan {
@@ -152,20 +153,11 @@ function rowsLocal(sql: string, stmt: SqlNode): string {
   texts.forEach((text, i) => {
     if (typeof items[i]?.as !== "string" && /\brange\s*\(/i.test(blankQuoted(text))) out = out.replace(text, `${text} AS ${quoteIdent(text)}`);
   });
-  for (;;) {
-    const blank = blankQuoted(out);
-    const m = /\brange\s*\(/i.exec(blank);
-    if (!m) return out;
-    const open = m.index + m[0].length - 1;
-    let depth = 0;
-    let close = open;
-    for (; close < blank.length; close++) {
-      if (blank[close] === "(") depth++;
-      else if (blank[close] === ")" && --depth === 0) break;
-    }
-    const arg = out.slice(open + 1, close);
-    out = `${out.slice(0, m.index)}(max(${arg}) - min(${arg}))${out.slice(close + 1)}`;
+  for (const call of callsOf(out, "range").reverse()) {
+    const arg = call.args.join(", ");
+    out = `${out.slice(0, call.start)}(max(${arg}) - min(${arg}))${out.slice(call.end)}`;
   }
+  return out;
 }
 
 function limitOf(stmt: SqlNode): { count?: number; offset?: number } | undefined {

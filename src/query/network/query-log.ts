@@ -8,7 +8,7 @@
 import { addCommands } from "../../commands/table.ts";
 import { command } from "../../commands/spec.ts";
 import { nodeSlot } from "../../node/slot.ts";
-import { fail, ok } from "../../util/result.ts";
+import { type Result, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 
 export interface OperatorState {
@@ -64,8 +64,13 @@ export class QueryLog {
     this.buckets[Math.min(9, Math.floor(Math.max(0, record.ms - 1) / 1000))]!++;
   }
 
-  /** The last query, one by id, or all kept (newest first). */
-  find(which: string | undefined): QueryRecord[] | undefined {
+  /** The last query, one by id, or all kept (newest first); an error naming a query no longer kept. */
+  kept(which: string | undefined): Result<QueryRecord[]> {
+    const found = this.find(which);
+    return found ? ok(found) : fail("not_found", `no network query ${which} is kept (the last ${KEPT} are)`);
+  }
+
+  private find(which: string | undefined): QueryRecord[] | undefined {
     if (which === undefined || which === "") return this.recent.slice(-1);
     if (which.toLowerCase() === "all") return [...this.recent].reverse();
     const id = Number(which);
@@ -91,9 +96,9 @@ addCommands(
     positional: [which],
     examples: ["query status", "query status all", "query status 12"],
     handler(ctx, args) {
-      const found = queryLog(ctx.node).find(args.str("which"));
-      if (!found) return fail("not_found", `no network query ${args.str("which")} is kept (the last ${KEPT} are)`);
-      const rows = found.flatMap((q) =>
+      const found = queryLog(ctx.node).kept(args.str("which"));
+      if (!found.ok) return found;
+      const rows = found.value.flatMap((q) =>
         q.operators.map((o, i) => [
           i === 0 ? q.id : "",
           i === 0 ? q.status : "",
@@ -116,9 +121,9 @@ addCommands(
     positional: [which],
     examples: ["query explain", "query explain all", "query explain 12"],
     handler(ctx, args) {
-      const found = queryLog(ctx.node).find(args.str("which"));
-      if (!found) return fail("not_found", `no network query ${args.str("which")} is kept (the last ${KEPT} are)`);
-      return ok(found.map((q) => `Query ${q.id}: ${q.command}\nRemote query: ${q.remote}\nLocal create: ${q.create}\nLocal query:  ${q.local}`).join("\n\n"));
+      const found = queryLog(ctx.node).kept(args.str("which"));
+      if (!found.ok) return found;
+      return ok(found.value.map((q) => `Query ${q.id}: ${q.command}\nRemote query: ${q.remote}\nLocal create: ${q.create}\nLocal query:  ${q.local}`).join("\n\n"));
     },
   }),
   command({
