@@ -124,6 +124,15 @@ function queryContract(engine: string, connectCommand: () => Promise<string>) {
       expect(r.Statistics).toEqual([{ Count: 3, Time: expect.stringMatching(/^\d\d:\d\d:\d\d$/), Nodes: 1 }]);
     });
 
+    // SQLite's limit is enforced by the query workers a started node uses (storage/query-worker.test.ts, test/query-limits.test.ts)
+    test.skipIf(engine !== "psql")("max_time: the server stops a query past its time (statement_timeout)", async () => {
+      const t0 = Date.now();
+      const e = await error('sql test max_time = 1 "select pg_sleep(10) is null as slept"');
+      expect(e.message).toMatch(/statement timeout/);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(await count()).toBe(3); // the connection goes on answering
+    });
+
     test('quotes inside the query are written \\" (a column named by a keyword)', async () => {
       expect(await value('sql test stat = false "select n as \\"order\\" from readings where n = 1"')).toEqual({ Query: [{ order: 1 }] });
     });
