@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OperatorNode, command, put } from "./support/operator.ts";
+import { workersOf } from "./support/node-process.ts";
 import { stopScriptNodes } from "./support/script-node.ts";
 
 setDefaultTimeout(120_000);
@@ -22,20 +23,6 @@ afterAll(async () => {
 
 const RUNAWAY = 'with recursive r(x) as (select 1 union all select x+1 from r) select count(*) from r';
 
-/** Pids of the query workers whose parent is `pid`. */
-function workersOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((d) => {
-      try {
-        const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-        const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))?.[1]);
-        return cmd.includes("query-worker") && ppid === pid ? [Number(d)] : [];
-      } catch {
-        return [];
-      }
-    });
-}
 
 const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 

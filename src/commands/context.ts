@@ -22,4 +22,11 @@ export interface CommandContext {
   out(reply: Reply): void;
   /** The peer a `peer` command came from. */
   peer?: string;
+  /**
+   * The front end takes a large query answer as it is read (a `StreamedReply`: REST streams
+   * it, a peer sends it in pages); without this, answers are held whole, up to `max_volume`.
+   */
+  stream?: boolean;
+  /** Aborts when the asker gives up (a REST timeout, a cancelled peer request): work under way stops. */
+  signal?: AbortSignal;
 }

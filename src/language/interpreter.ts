@@ -59,7 +59,8 @@ export async function runStatement(stmt: Statement, ctx: CommandContext): Promis
       return { result: await runCall(stmt.call, ctx) };
     case "assign": {
       if (stmt.value.kind === "command") {
-        const r = await runCall(stmt.value.call, ctx);
+        // the dictionary holds the whole reply (a query's answer is not streamed into it)
+        const r = await runCall(stmt.value.call, { ...ctx, stream: false });
         if (!r.ok) return { result: r };
         ctx.node.dictionary.set(stmt.name, replyToText(r.value));
         return { result: ok(undefined), quiet: true };
@@ -162,6 +163,7 @@ export async function runScript(
   ctx: CommandContext,
   onError: (where: string, message: string) => void,
 ): Promise<Result<ScriptReport>> {
+  ctx = { ...ctx, stream: false }; // a script's replies are printed whole
   const items = readScript(text);
   if (!items.ok) return fail("syntax", `${file}: ${items.error.message}`);
   const report: ScriptReport = { statements: 0, errors: 0, ended: "end" };

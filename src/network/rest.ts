@@ -24,6 +24,7 @@ import { AnyLogError, type ErrorCode, type Result, fail } from "../util/result.t
 import { VERSION } from "../version.ts";
 import { restTopics } from "./rest-topics.ts";
 import { grafanaRoutes } from "./grafana.ts";
+import { StreamedReply } from "../query/reply.ts";
 
 const log = logger("REST");
 
@@ -56,8 +57,39 @@ function errorResponse(c: Context, error: AnyLogError, command: string): Respons
 
 function replyResponse(c: Context, reply: Reply): Response {
   if (reply === undefined || reply === null) return c.body(null, 200);
+  if (reply instanceof StreamedReply) return streamedResponse(reply);
   if (typeof reply === "object") return c.json(reply as object);
   return c.text(String(reply));
+}
+
+/**
+ * A large query answer sent as it is read: each piece is made when the client can take it,
+ * so the node holds about a page at a time. A failure part-way cuts the response (the
+ * client sees a broken transfer, never a short answer that looks whole); a client that goes
+ * away stops the query.
+ */
+function streamedResponse(reply: StreamedReply): Response {
+  const text = reply.text();
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await text.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (e) {
+          log.warn(`a streamed answer failed part-way (the response is cut): ${e instanceof Error ? e.message : String(e)}`);
+          controller.error(e);
+        }
+      },
+      async cancel() {
+        await text.return();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: 200, headers: { "content-type": reply.contentType } });
 }
 
 /** The HTTP method a statement needs: GET only for statements that change nothing. */
@@ -127,10 +159,20 @@ export function headerText(c: Context, name: string): string | undefined {
   }
 }
 
-function withTimeout<T>(work: Promise<Result<T>>, seconds: number, command: string): Promise<Result<T>> {
+/**
+ * `work`, or a timeout error past `seconds`; then `asked` is aborted, so the work stops
+ * (a query's workers, the operators of a network query), and a reply it still makes is let go.
+ */
+function withTimeout(work: Promise<Result<Reply>>, seconds: number, command: string, asked: AbortController): Promise<Result<Reply>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<Result<T>>((resolve) => {
-    timer = setTimeout(() => resolve(fail("timeout", `'${command}' did not finish within ${seconds} s`)), seconds * 1000);
+  const timeout = new Promise<Result<Reply>>((resolve) => {
+    timer = setTimeout(() => {
+      asked.abort();
+      void work.then(async (late) => {
+        if (late.ok && late.value instanceof StreamedReply) await late.value.close();
+      });
+      resolve(fail("timeout", `'${command}' did not finish within ${seconds} s`));
+    }, seconds * 1000);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -183,13 +225,15 @@ export function restApp(node: Node, options: RestOptions): Hono {
     if (needed === "POST" && method === "GET") {
       return errorResponse(c, new AnyLogError("wrong_method", `'${command}' changes the node's state: send it with POST`), command);
     }
-    const ctx = node.context("rest");
+    // a large query answer streams to the client; past the timeout the work under way is stopped
+    const asked = new AbortController();
+    const ctx = { ...node.context("rest"), stream: true, signal: asked.signal };
     const run = async () => (await runStatement(stmt.value, ctx)).result;
     // a command that only waits on other machines holds no Query Pool worker, else a node
     // asking itself (or two nodes asking each other) fills its pool with waiters and the peer
     // requests they wait for queue behind them, and silent database servers starve the rest
     const work = waitsOnNetwork(stmt.value) ? run() : options.pool(run);
-    const result = await withTimeout(work, options.timeout, command);
+    const result = await withTimeout(work, options.timeout, command, asked);
     if (!result.ok) {
       node.metrics.errors++;
       return errorResponse(c, result.error, command);

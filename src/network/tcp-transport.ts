@@ -8,16 +8,23 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { Reply } from "../commands/spec.ts";
 import { logger } from "../util/log.ts";
+import { movedBytes } from "../util/garbage.ts";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
 import { type Frame, FrameDecoder, encodeFrame } from "./frames.ts";
-import type { PeerListener, PeerReply, PeerRequest, PeerTransport, RequestHandler } from "./transport.ts";
+import type { PagedRows, PeerListener, PeerPage, PeerReply, PeerRequest, PeerTransport, RequestHandler, RequestOptions } from "./transport.ts";
 
 const log = logger("TCP");
 
 interface Pending {
   resolve(r: Result<PeerReply>): void;
   timer: ReturnType<typeof setTimeout>;
+  onPage?: (page: PeerPage) => void;
+  /** The columns of a paged reply (its first page names them). */
+  columns?: string[];
 }
+
+/** A paged reply waits while more than this is queued for the peer. */
+const HIGH_WATER = 1024 * 1024;
 
 /** Splits "host:port" (IPv6 in brackets). */
 export function splitAddress(address: string): { host: string; port: number } | undefined {
@@ -34,18 +41,46 @@ export function splitAddress(address: string): { host: string; port: number } | 
 class Outbox {
   private queue: Uint8Array[] = [];
   private ending = false;
-  closed = false;
+  private _closed = false;
+  /** Bytes waiting for the socket. */
+  queued = 0;
+  private drained: Array<() => void> = [];
 
   constructor(private readonly socket: Socket<unknown>) {}
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  set closed(v: boolean) {
+    this._closed = v;
+    if (v) this.wake();
+  }
 
   write(bytes: Uint8Array): void {
     if (this.closed || this.ending) return;
     if (this.queue.length > 0) {
       this.queue.push(bytes);
+      this.queued += bytes.length;
       return;
     }
     const n = Math.max(0, this.socket.write(bytes));
-    if (n < bytes.length) this.queue.push(bytes.subarray(n));
+    if (n < bytes.length) {
+      this.queue.push(bytes.subarray(n));
+      this.queued += bytes.length - n;
+    }
+  }
+
+  /** Resolves once no more than `bytes` wait for the socket (or it closed): a sender of many frames keeps pace with the peer. */
+  below(bytes: number): Promise<void> {
+    if (this.queued <= bytes || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private wake(): void {
+    const waiting = this.drained;
+    this.drained = [];
+    for (const w of waiting) w();
   }
 
   /** The socket can take more: what waits goes now. */
@@ -53,12 +88,14 @@ class Outbox {
     while (this.queue.length > 0 && !this.closed) {
       const head = this.queue[0]!;
       const n = Math.max(0, this.socket.write(head));
+      this.queued -= n;
       if (n < head.length) {
         this.queue[0] = head.subarray(n);
-        return;
+        break;
       }
       this.queue.shift();
     }
+    if (this.queued <= HIGH_WATER) this.wake();
     if (this.ending && this.queue.length === 0 && !this.closed) this.socket.end();
   }
 
@@ -150,15 +187,32 @@ class PeerConnection {
     return !this.closed && !this.out.ended;
   }
 
-  send(request: PeerRequest, timeoutMs: number): Promise<Result<PeerReply>> {
+  /** Sends a request; it gives up after `timeoutMs` (what is left of the asker's `statedMs`, which its error names). */
+  send(request: PeerRequest, timeoutMs: number, options: RequestOptions = {}, statedMs = timeoutMs): Promise<Result<PeerReply>> {
     const id = this.nextId++;
+    const { signal, onPage } = options;
+    if (signal?.aborted) return Promise.resolve(fail("timeout", `'${request.command}' was cancelled before it was sent to ${this.peer}`));
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(fail("timeout", `${this.peer} did not answer '${request.command}' within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, timer });
-      const header = { id, type: "request", command: request.command, from: request.from };
+      // given up on (past its time, or cancelled): the peer is told to stop it
+      const giveUp = (message: string) => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", cancelled);
+        this.out.write(encodeFrame({ header: { id, type: "cancel" } }));
+        resolve(fail("timeout", message));
+      };
+      const cancelled = () => giveUp(`'${request.command}' on ${this.peer} was cancelled`);
+      const timer = setTimeout(() => giveUp(`${this.peer} did not answer '${request.command}' within ${statedMs / 1000} s`), timeoutMs);
+      signal?.addEventListener("abort", cancelled, { once: true });
+      this.pending.set(id, {
+        resolve: (r) => {
+          signal?.removeEventListener("abort", cancelled);
+          resolve(r);
+        },
+        timer,
+        onPage,
+      });
+      const header = { id, type: "request", command: request.command, from: request.from, ...(onPage ? { pages: true } : {}) };
       this.out.write(encodeFrame({ header, body: request.body }));
     });
   }
@@ -167,6 +221,12 @@ class PeerConnection {
     const id = frame.header.id;
     const p = typeof id === "number" ? this.pending.get(id) : undefined;
     if (!p) return; // a reply after its timeout
+    if (frame.header.type === "page") {
+      const { columns, rows } = frame.header;
+      if (Array.isArray(columns)) p.columns = columns as string[];
+      if (Array.isArray(rows)) p.onPage?.({ columns: p.columns ?? [], rows: rows as unknown[][] });
+      return;
+    }
     this.pending.delete(id as number);
     clearTimeout(p.timer);
     p.resolve(ok(toReply(frame)));
@@ -195,13 +255,37 @@ function toReply(frame: Frame): PeerReply {
   return { ok: false, code: e.code ?? "peer_failed", message: e.message ?? "the peer answered with an unnamed error" };
 }
 
+/**
+ * Sends paged rows as `page` frames, at the pace the asker reads them; the reply that follows
+ * counts them, or is the error that ended them. Stops when the asker cancels or goes away.
+ */
+async function sendPages(id: unknown, paged: PagedRows, out: Outbox, signal: AbortSignal): Promise<PeerReply> {
+  let count = 0;
+  let first = true;
+  try {
+    for await (const page of paged.pages) {
+      if (!page.ok) return { ok: false, code: page.error.code, message: page.error.message };
+      if (signal.aborted || out.ended) break;
+      const frame = encodeFrame({ header: { id, type: "page", ...(first ? { columns: paged.columns } : {}), rows: page.value } });
+      out.write(frame);
+      movedBytes(frame.length);
+      first = false;
+      count += page.value.length;
+      await out.below(HIGH_WATER);
+    }
+  } finally {
+    await paged.pages.return();
+  }
+  return { ok: true, reply: { rows: count } };
+}
+
 /** How long `close` waits for requests in flight before closing their connections. */
 const GRACE_MS = 3000;
 
 export class TcpTransport implements PeerTransport {
   private readonly connections = new Map<string, Promise<Result<PeerConnection>>>();
 
-  async request(peer: string, request: PeerRequest, timeoutMs: number): Promise<Result<PeerReply>> {
+  async request(peer: string, request: PeerRequest, timeoutMs: number, options?: RequestOptions): Promise<Result<PeerReply>> {
     const started = Date.now();
     let conn = await this.connection(peer, timeoutMs);
     if (!conn.ok) return conn;
@@ -210,7 +294,7 @@ export class TcpTransport implements PeerTransport {
       conn = await this.connection(peer, timeoutMs);
       if (!conn.ok) return conn;
     }
-    return conn.value.send(request, Math.max(1, timeoutMs - (Date.now() - started)));
+    return conn.value.send(request, Math.max(1, timeoutMs - (Date.now() - started)), options, timeoutMs);
   }
 
   private connection(peer: string, timeoutMs: number): Promise<Result<PeerConnection>> {
@@ -236,25 +320,34 @@ export class TcpTransport implements PeerTransport {
       decoder: FrameDecoder;
       out: Outbox;
       remote: string;
+      /** Requests being answered, by id: aborted when the asker cancels one or goes away. */
+      running: Map<unknown, AbortController>;
     }
     const sockets = new Set<Socket<ServerSide>>();
     let inFlight = 0;
     let idle: (() => void) | undefined;
 
     async function answer(frame: Frame, socket: Socket<ServerSide>): Promise<void> {
-      const { id, command, from } = frame.header;
+      const { id, command, from, pages } = frame.header;
       const remote = socket.data.remote;
+      const asked = new AbortController();
+      socket.data.running.set(id, asked);
       let reply: PeerReply;
-      if (typeof command !== "string") reply = { ok: false, code: "syntax", message: "peer request without a command" };
-      else {
-        try {
-          reply = await handler({ command, from: typeof from === "string" ? from : undefined, body: frame.body }, remote);
-        } catch (e) {
-          log.error(`request from ${remote} failed unexpectedly: ${e instanceof Error ? e.stack : String(e)}`);
-          reply = { ok: false, code: "internal", message: "the node failed to run the request" };
+      try {
+        if (typeof command !== "string") reply = { ok: false, code: "syntax", message: "peer request without a command" };
+        else {
+          try {
+            reply = await handler({ command, from: typeof from === "string" ? from : undefined, body: frame.body }, remote, { takesPages: pages === true, signal: asked.signal });
+          } catch (e) {
+            log.error(`request from ${remote} failed unexpectedly: ${e instanceof Error ? e.stack : String(e)}`);
+            reply = { ok: false, code: "internal", message: "the node failed to run the request" };
+          }
         }
+        if (reply.ok && reply.paged) reply = await sendPages(id, reply.paged, socket.data.out, asked.signal);
+      } finally {
+        socket.data.running.delete(id);
       }
-      if (socket.data.out.ended) return;
+      if (socket.data.out.ended || asked.signal.aborted) return;
       const header = reply.ok
         ? { id, type: "reply", ok: true, reply: reply.reply ?? null }
         : { id, type: "reply", ok: false, error: { code: reply.code, message: reply.message } };
@@ -269,7 +362,7 @@ export class TcpTransport implements PeerTransport {
         socket: {
           open(socket) {
             socket.setNoDelay(true);
-            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}` };
+            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}`, running: new Map() };
             sockets.add(socket);
           },
           data(socket, chunk) {
@@ -280,6 +373,10 @@ export class TcpTransport implements PeerTransport {
               return;
             }
             for (const f of frames.value) {
+              if (f.header.type === "cancel") {
+                socket.data.running.get(f.header.id)?.abort();
+                continue;
+              }
               inFlight++;
               void answer(f, socket).finally(() => {
                 if (--inFlight === 0) idle?.();
@@ -290,6 +387,7 @@ export class TcpTransport implements PeerTransport {
           error: (socket) => socket.terminate(),
           close(socket) {
             socket.data.out.closed = true;
+            for (const asked of socket.data.running.values()) asked.abort(); // nobody is waiting for them now
             sockets.delete(socket);
           },
         },

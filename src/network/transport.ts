@@ -16,10 +16,33 @@ export interface PeerRequest {
   body?: Uint8Array;
 }
 
-/** The peer's answer: its command's reply, or its error. */
-export type PeerReply = { ok: true; reply: Reply; body?: Uint8Array } | { ok: false; code: ErrorCode; message: string };
+/** Rows a peer sends a page at a time (a large query answer): the columns, then pages until done or an error. */
+export interface PagedRows {
+  columns: string[];
+  /** Ended early (`return()`) when the asker cancels or goes away. */
+  pages: AsyncGenerator<Result<unknown[][]>, void, void>;
+}
 
-export type RequestHandler = (request: PeerRequest, remote: string) => Promise<PeerReply>;
+/** A page of rows as it arrives from a peer. */
+export interface PeerPage {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/**
+ * The peer's answer: its command's reply, or its error. A reply with `paged` rows (only to a
+ * request that takes pages) sends them before it; the asker's reply then is `{rows: count}`.
+ */
+export type PeerReply = { ok: true; reply: Reply; body?: Uint8Array; paged?: PagedRows } | { ok: false; code: ErrorCode; message: string };
+
+/** Answers a request; `takesPages`: the asker takes rows in pages; `signal` aborts when it cancels or goes away. */
+export type RequestHandler = (request: PeerRequest, remote: string, asked: { takesPages: boolean; signal: AbortSignal }) => Promise<PeerReply>;
+
+/** How a request is sent: `onPage` takes a reply's rows a page at a time as they come; `signal` cancels it on the peer too. */
+export interface RequestOptions {
+  onPage?: (page: PeerPage) => void;
+  signal?: AbortSignal;
+}
 
 export interface PeerListener {
   /** The address actually bound (port 0 resolves to a real port). */
@@ -29,8 +52,11 @@ export interface PeerListener {
 }
 
 export interface PeerTransport {
-  /** Sends `request` to `peer` ("host:port"); a dead or slow peer gives an error naming it. */
-  request(peer: string, request: PeerRequest, timeoutMs: number): Promise<Result<PeerReply>>;
+  /**
+   * Sends `request` to `peer` ("host:port"); a dead or slow peer gives an error naming it.
+   * Past `timeoutMs` (or on `options.signal`) the peer is told to stop the request.
+   */
+  request(peer: string, request: PeerRequest, timeoutMs: number, options?: RequestOptions): Promise<Result<PeerReply>>;
   listen(host: string, port: number, handler: RequestHandler): Promise<Result<PeerListener>>;
   /** Closes every outgoing connection. */
   close(): Promise<void>;

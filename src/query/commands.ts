@@ -65,6 +65,8 @@ addCommands(
         sql: query,
         timezone: args.str("timezone"),
         extend: args.list("extend"),
+        stream: ctx.stream,
+        signal: ctx.signal,
       });
       if (!answer.ok) return answer;
       return ok(queryReply(answer.value, format.value, args.bool("stat", true)));

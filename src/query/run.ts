@@ -7,9 +7,9 @@
  * the node's metrics.
  */
 import type { Node } from "../node/node.ts";
-import type { ReadAnswer } from "../storage/database.ts";
+import { type Column, type PagedRead, type ReadAnswer, rowBytes } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { QueryAnswer } from "./reply.ts";
+import { HELD_BYTES, type QueryAnswer, mapPages } from "./reply.ts";
 import { readStatement } from "./statement.ts";
 import { type Zone, looksLikeTime, showTime, zoneOf } from "./time.ts";
 import { withBuckets } from "./time-functions.ts";
@@ -23,8 +23,12 @@ export interface LocalQuery {
   extend?: string[];
   /** `max_time`: seconds before the query is stopped (DEFAULT_MAX_TIME). */
   maxTime?: number;
-  /** `max_volume`: bytes of result before the query is refused (DEFAULT_MAX_VOLUME). */
+  /** `max_volume`: bytes of result held whole before the query is refused (DEFAULT_MAX_VOLUME). */
   maxVolume?: number;
+  /** The asker can take the answer as it is read (`more` pages): a large result is not held whole, nor bounded by the default max_volume. */
+  stream?: boolean;
+  /** Aborts when the asker gives up: the query is stopped. */
+  signal?: AbortSignal;
 }
 
 /** A query runs at most this long unless `max_time` says otherwise (seconds; the REST server's own timeout). */
@@ -74,17 +78,20 @@ function extensions(node: Node, terms: string[], dbms: string, table: string | u
   return ok(out);
 }
 
-/** Engine values as the reply shows them: time columns (and undeclared time-like text) in `zone`. */
-function shown(answer: ReadAnswer, zone: Zone): unknown[][] {
-  const kinds = answer.columns.map((c) => c.kind);
-  return answer.rows.map((row) =>
-    row.map((v, i) => {
+/** Engine values as the reply shows them: time columns (and undeclared time-like text) in `zone`, the `extend` values first. */
+function shownRows(rows: unknown[][], columns: Column[], zone: Zone, extra: Extension[]): unknown[][] {
+  const kinds = columns.map((c) => c.kind);
+  const prefix = extra.map((e) => e.value);
+  return rows.map((row) => {
+    const shown = row.map((v, i) => {
       if (typeof v !== "string") return v;
       if (kinds[i] === "timestamp" || (kinds[i] === "unknown" && looksLikeTime(v))) return showTime(v, zone);
       return v;
-    }),
-  );
+    });
+    return prefix.length === 0 ? shown : [...prefix, ...shown];
+  });
 }
+
 
 export async function runLocalQuery(node: Node, q: LocalQuery): Promise<Result<QueryAnswer>> {
   const started = performance.now();
@@ -98,15 +105,48 @@ export async function runLocalQuery(node: Node, q: LocalQuery): Promise<Result<Q
   if (!zone.ok) return zone;
   const extend = extensions(node, q.extend ?? [], db.value.name, statement.value.table);
   if (!extend.ok) return extend;
-  const answer = await db.value.read(statement.value.text, { timeoutMs: (q.maxTime ?? DEFAULT_MAX_TIME) * 1000, maxBytes: q.maxVolume ?? DEFAULT_MAX_VOLUME });
-  if (!answer.ok) return answer;
-  const rows = shown(answer.value, zone.value);
-  const extra = extend.value;
+  const limits = { timeoutMs: (q.maxTime ?? DEFAULT_MAX_TIME) * 1000, maxBytes: q.maxVolume ?? DEFAULT_MAX_VOLUME, signal: q.signal };
+  const show = (rows: unknown[][], columns: Column[]) => shownRows(rows, columns, zone.value, extend.value);
+  let read: Result<ReadAnswer>;
+  let more: PagedRead | undefined;
+  // a max_volume the user set bounds the answer, streamed or not
+  if (!q.stream || q.maxVolume !== undefined) read = await db.value.read(statement.value.text, limits);
+  else {
+    // pages are held until they pass HELD_BYTES: a small answer is whole, a large one streams
+    const pages = db.value.readPaged(statement.value.text, limits);
+    const held: ReadAnswer = { columns: [], rows: [] };
+    let bytes = 0;
+    read = ok(held);
+    try {
+      for (;;) {
+        const page = await pages.next();
+        if (page.done) break;
+        if (!page.value.ok) {
+          read = page.value;
+          break;
+        }
+        held.columns = page.value.value.columns;
+        for (const row of page.value.value.rows) {
+          held.rows.push(row);
+          bytes += rowBytes(row);
+        }
+        if (bytes > HELD_BYTES) {
+          more = pages;
+          break;
+        }
+      }
+    } finally {
+      if (!more) await pages.return(); // the read's worker goes back to the pool
+    }
+  }
+  if (!read.ok) return read;
+  const answer = read.value;
   node.metrics.queries++;
   return ok({
-    columns: [...extra.map((e) => e.name), ...answer.value.columns.map((c) => c.name)],
-    rows: extra.length === 0 ? rows : rows.map((r) => [...extra.map((e) => e.value), ...r]),
+    columns: [...extend.value.map((e) => e.name), ...answer.columns.map((c) => c.name)],
+    rows: show(answer.rows, answer.columns),
     elapsedMs: performance.now() - started,
     nodes: 1,
+    more: more && mapPages(more, (page) => show(page.rows, page.columns)),
   });
 }

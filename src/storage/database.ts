@@ -5,7 +5,7 @@
  * (`storage/postgres.ts`) implement it. SQL text uses `?` placeholders everywhere;
  * the PostgreSQL side numbers them. Failures are error values naming the database.
  */
-import type { Result } from "../util/result.ts";
+import { type Result, fail, ok } from "../util/result.ts";
 
 export type Engine = "sqlite" | "psql";
 
@@ -18,17 +18,59 @@ export type Row = Record<string, unknown>;
  */
 export type ValueKind = "number" | "text" | "bool" | "timestamp" | "date" | "json" | "unknown";
 
-/** The answer of `read`: columns in order, and each row as values in the same order. */
-/** Bounds of a user's query (`sql`): stopped past `timeoutMs`, refused past `maxBytes` of result. */
+/**
+ * Bounds of a user's query (`sql`): stopped past `timeoutMs` of run time or when `signal`
+ * aborts (the asking node gave up), refused past `maxBytes` of result held whole.
+ */
 export interface ReadLimits {
   timeoutMs: number;
   maxBytes: number;
+  signal?: AbortSignal;
 }
 
+export type Column = { name: string; kind: ValueKind };
+
+/** The answer of `read`: columns in order, and each row as values in the same order. */
 export interface ReadAnswer {
-  columns: Array<{ name: string; kind: ValueKind }>;
+  columns: Column[];
   /** Values are numbers, text, booleans, parsed JSON or null; never engine objects. */
   rows: unknown[][];
+}
+
+/**
+ * A read's rows a page at a time (`readPaged`): each page carries the columns; an error is the
+ * last item. Stopping early (`return()`, `break`) ends the query and frees what it held.
+ */
+export type PagedRead = AsyncGenerator<Result<ReadAnswer>, void, void>;
+
+/** A page of a paged read ends once its values pass this size (the last row may pass it). */
+export const PAGE_BYTES = 256 * 1024;
+
+/** About how many bytes a row's values take (text by its length, anything else as 8). */
+export function rowBytes(row: unknown[]): number {
+  let n = 0;
+  for (const v of row) n += typeof v === "string" ? v.length : 8;
+  return n;
+}
+
+/** A paged read held whole: an error once its rows pass `maxBytes` (the read is stopped there). */
+export async function wholeRead(pages: PagedRead, maxBytes: number): Promise<Result<ReadAnswer>> {
+  let columns: Column[] = [];
+  const rows: unknown[][] = [];
+  let bytes = 0;
+  for await (const page of pages) {
+    if (!page.ok) return page;
+    columns = page.value.columns;
+    for (const row of page.value.rows) {
+      bytes += rowBytes(row);
+      if (bytes > maxBytes) {
+        await pages.return();
+        return fail("bad_value", `the result is larger than ${maxBytes} bytes (max_volume): ask for fewer rows or columns`);
+      }
+      rows.push(row);
+    }
+  }
+  return ok({ columns, rows });
 }
 
 /**
@@ -56,6 +98,8 @@ export interface Database {
    * With `limits` (a user's query) it is stopped past its time, off the node's event loop.
    */
   read(sql: string, limits?: ReadLimits): Promise<Result<ReadAnswer>>;
+  /** `read` a page at a time (pages of about PAGE_BYTES), for results too large to hold whole. */
+  readPaged(sql: string, limits: ReadLimits): PagedRead;
   /** Runs `work` in one transaction: all of it commits, or none of it. */
   transaction<T>(work: (tx: Database) => Promise<Result<T>>): Promise<Result<T>>;
   /**

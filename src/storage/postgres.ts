@@ -6,7 +6,8 @@
 import postgres from "postgres";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
 import { TextCache } from "../util/text-cache.ts";
-import { type ConnectOptions, type Database, type ReadAnswer, type ReadLimits, type Row, type ValueKind, quoteName } from "./database.ts";
+import { movedBytes } from "../util/garbage.ts";
+import { type Column, type ConnectOptions, type Database, type PagedRead, type ReadAnswer, type ReadLimits, type Row, type ValueKind, quoteName, wholeRead } from "./database.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -79,6 +80,22 @@ const KEEP_TIME_TEXT = {
   serialize: (x: unknown) => (x instanceof Date ? x.toISOString() : String(x)),
   parse: (x: string) => new Date(x),
 };
+
+/** Rows fetched at a time by a paged read's cursor. */
+const PAGE_ROWS = 5000;
+
+/** What the package keeps of a statement once described (not in its types). */
+interface PgQuery {
+  statement?: { columns: postgres.ColumnList<string> };
+}
+
+/** A column of a read with its kind. */
+const columnOf = (c: { name: string; type: number }): Column => ({ name: c.name, kind: KINDS[c.type] ?? "text" });
+
+/** A raw row's values from their text form. */
+function valuesOf(row: ReadonlyArray<Buffer | null>, columns: ReadonlyArray<{ type: number }>): unknown[] {
+  return row.map((v, i) => (v === null ? null : fromText(v.toString("utf8"), columns[i]!.type)));
+}
 
 /** `simple: false` is a runtime option of `unsafe` that the package's types leave out. */
 const ONE_STATEMENT = { simple: false } as postgres.UnsafeQueryOptions;
@@ -214,22 +231,57 @@ export class PostgresDatabase implements Database {
   }
 
   async read(text: string, limits?: ReadLimits): Promise<Result<ReadAnswer>> {
+    if (limits) return wholeRead(this.readPaged(text, limits), limits.maxBytes);
     if (!this.owner) return fail("internal", `dbms '${this.name}' (psql): read runs on its own, not inside a transaction`);
     try {
       // READ ONLY: the server refuses any write. simple: false sends one statement through the
       // extended protocol, which refuses a second one (no 'select 1; commit; delete ...').
       const { raw } = await this.owner.begin("read only", async (tx) => {
         await tx.unsafe("SET LOCAL TIME ZONE 'UTC'");
-        // the server stops a user's query past its time
-        if (limits) await tx.unsafe(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`);
         return { raw: await tx.unsafe(text, [], ONE_STATEMENT).raw() };
       });
-      const types = raw.columns.map((c) => c.type);
-      const columns = raw.columns.map((c) => ({ name: c.name, kind: KINDS[c.type] ?? ("text" as const) }));
-      const rows = [...raw].map((r) => r.map((v, i) => (v === null ? null : fromText(v.toString("utf8"), types[i]!))));
-      return ok({ columns, rows });
+      const columns = raw.columns.map(columnOf);
+      return ok({ columns, rows: [...raw].map((r) => valuesOf(r, raw.columns)) });
     } catch (e) {
       return pgError(this.name, e);
+    }
+  }
+
+  async *readPaged(text: string, limits: ReadLimits): PagedRead {
+    if (!this.owner) {
+      yield fail("internal", `dbms '${this.name}' (psql): read runs on its own, not inside a transaction`);
+      return;
+    }
+    let conn: postgres.ReservedSql | undefined;
+    let query: postgres.PendingQuery<postgres.Row[]> | undefined;
+    const cancel = () => void query?.cancel();
+    limits.signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      // a connection of its own for the read's transaction, held between pages
+      conn = await this.owner.reserve();
+      // READ ONLY: the server refuses any write; the extended protocol (simple: false) one statement only
+      await conn.unsafe("BEGIN READ ONLY");
+      await conn.unsafe("SET LOCAL TIME ZONE 'UTC'");
+      // the server stops a user's query past its time
+      await conn.unsafe(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`);
+      query = conn.unsafe(text, [], ONE_STATEMENT);
+      let columns: Column[] | undefined;
+      for await (const batch of query.raw().cursor(PAGE_ROWS) as AsyncIterable<postgres.RowList<(Buffer | null)[][]>>) {
+        const described = batch.columns ?? (query as unknown as PgQuery).statement?.columns ?? [];
+        columns ??= described.map(columnOf);
+        movedBytes(batch.length * described.length * 16);
+        yield ok({ columns, rows: batch.map((r) => valuesOf(r, described)) });
+      }
+      // no rows: the columns are the statement's
+      if (!columns) yield ok({ columns: ((query as unknown as PgQuery).statement?.columns ?? []).map(columnOf), rows: [] });
+    } catch (e) {
+      yield limits.signal?.aborted ? fail("timeout", `dbms '${this.name}' (psql): the query was stopped: its asker gave up on it`) : pgError(this.name, e);
+    } finally {
+      limits.signal?.removeEventListener("abort", cancel);
+      if (conn) {
+        await conn.unsafe("ROLLBACK").catch(() => {}); // it read only: nothing to keep
+        conn.release();
+      }
     }
   }
 

@@ -42,6 +42,38 @@ describe("query workers", () => {
     expect(!bad.ok && bad.error.message).toMatch(/dbms 'w' \(sqlite\): no such column: nope/);
   });
 
+  test("a large result comes a page at a time; a reader that stops early or gives up frees the worker", async () => {
+    await db.exec("CREATE TABLE big AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 200000) SELECT i, 'row ' || i AS label FROM r");
+    let rows = 0;
+    let pages = 0;
+    for await (const page of db.readPaged("select i, label from big order by i", LIMITS)) {
+      expect(page.ok).toBe(true);
+      if (!page.ok) break;
+      expect(page.value.columns.map((c) => c.name)).toEqual(["i", "label"]);
+      expect(page.value.rows[0]?.[0]).toBe(rows + 1);
+      rows += page.value.rows.length;
+      pages++;
+    }
+    expect(rows).toBe(200_000);
+    expect(pages).toBeGreaterThan(2);
+    // held whole, the same read is refused past its volume
+    const whole = await db.read("select i, label from big", { ...LIMITS, maxBytes: 100_000 });
+    expect(!whole.ok && whole.error.message).toMatch(/larger than 100000 bytes \(max_volume\)/);
+
+    // the pool has one worker: each read below gets it only if the one before gave it back
+    for await (const page of db.readPaged("select i from big", LIMITS)) {
+      expect(page.ok).toBe(true);
+      break;
+    }
+    const gaveUp = new AbortController();
+    const runaway = db.read("with recursive r(x) as (select 1 union all select x+1 from r) select count(*) from r", { ...LIMITS, signal: gaveUp.signal });
+    setTimeout(() => gaveUp.abort(), 300);
+    const stopped = await runaway;
+    expect(!stopped.ok && stopped.error.message).toMatch(/asker gave up/);
+    const after = await db.read("select count(*) as n from big", LIMITS);
+    expect(after.ok && after.value.rows).toEqual([[200000]]);
+  });
+
   test("where no worker can start, reads go on in the node", async () => {
     stopQueryWorkers();
     useQueryWorkers(["/nonexistent/anylog", "query-worker"]);

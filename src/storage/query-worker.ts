@@ -7,37 +7,69 @@
  * `/health`, TCP and ingest. (A thread cannot do this: Bun's Worker.terminate() waits for a
  * running SQLite statement, which may never return.)
  *
- * Worker side (`runQueryWorker`): one JSON request per line on stdin
- * `{id, path, sql, maxBytes}`, one JSON answer per line on stdout `{id, ok, columns, rows}`
- * or `{id, ok: false, code, message}`; the database opened read-only, SQLite's heap capped,
- * the rows counted as they come so a result past `maxBytes` ends with an error.
- * Node side (`readInWorker`): a pool of workers started when first needed, by the command
+ * Worker side (`runQueryWorker`): one JSON request per line on stdin, one JSON answer per
+ * line on stdout. `{op: "open", id, path, sql}` starts a query (the database opened
+ * read-only, SQLite's heap capped) and answers its first page `{id, ok, columns, rows, done}`
+ * or `{id, ok: false, code, message}`; `{op: "next", id}` answers the next page; `{op:
+ * "close", id}` ends it early. A page holds about PAGE_BYTES of values, so a worker never
+ * holds more than one page of a result, and neither does the node.
+ * Node side (`pagesInWorker`): a pool of workers started when first needed, by the command
  * the node set with `useQueryWorkers` at start (a node in a test process reads in-process).
+ * A worker serves one query, page after page, until it ends.
  */
-import { Database as Sqlite } from "bun:sqlite";
+import { Database as Sqlite, type Statement } from "bun:sqlite";
 import { FFIType, dlopen } from "bun:ffi";
 import type { Subprocess } from "bun";
-import { kindOf, plainValue } from "./sqlite-values.ts";
+import { readFileSync } from "node:fs";
+import { columnsOf, nextPage, rowsOf } from "./sqlite-values.ts";
 import { logger } from "../util/log.ts";
+import { movedBytes } from "../util/garbage.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
-import type { ReadAnswer } from "./database.ts";
+import type { Column, PagedRead, ReadLimits } from "./database.ts";
 
 /** SQLite's heap in a worker: a query needing more (randomblob(1e9)) fails instead of growing the process. */
 const WORKER_HEAP_BYTES = 256 * 1024 * 1024;
+/**
+ * A worker's resident memory past this is killed by the node: SQLite's heap limit only holds
+ * where SQLite counts its memory, which Bun 1.4's SQLite does not (randomblob(1e9) grew a
+ * worker to 1 GB), so the node also watches the worker (the runtime's own ~64 MiB on top).
+ */
+const WORKER_RSS_BYTES = WORKER_HEAP_BYTES + 64 * 1024 * 1024;
+/** How often the node looks at a busy worker's memory. */
+const WATCH_MS = 100;
 
-interface Request {
+type Request = { op: "open"; id: number; path: string; sql: string } | { op: "next"; id: number } | { op: "close"; id: number };
+
+type Answer = { id: number; ok: true; columns?: Column[]; rows: unknown[][]; done: boolean } | { id: number; ok: false; code: string; message: string };
+
+/** The query a worker is answering, between its pages. */
+interface Cursor {
   id: number;
-  path: string;
-  sql: string;
-  maxBytes: number;
+  stmt: Statement;
+  rows: Iterator<unknown[]>;
 }
 
-type Answer = { id: number; ok: true; columns: ReadAnswer["columns"]; rows: unknown[][] } | { id: number; ok: false; code: string; message: string };
+/** A SQLite failure as an answer a user can act on. */
+function failure(id: number, e: unknown): Answer {
+  const message = errorText(e);
+  const large = /out of memory/i.test(message);
+  return { id, ok: false, code: /disk|I\/O/i.test(message) ? "io" : "bad_value", message: large ? `the query needs more memory than a query may use (${WORKER_HEAP_BYTES / 1024 / 1024} MiB): ${message}` : message };
+}
 
-
-
-/** Answers one request (worker side). */
-function answer(dbs: Map<string, Sqlite>, r: Request): Answer {
+/** Answers one request (worker side); undefined for a close. */
+function answer(dbs: Map<string, Sqlite>, state: { cursor?: Cursor }, r: Request): Answer | undefined {
+  if (r.op !== "open") {
+    const c = state.cursor;
+    if (!c || c.id !== r.id) return r.op === "close" ? undefined : { id: r.id, ok: false, code: "internal", message: "no such query in the worker" };
+    if (r.op === "close") {
+      state.cursor = undefined;
+      c.stmt.finalize();
+      return undefined;
+    }
+    return page(state, c);
+  }
+  state.cursor?.stmt.finalize();
+  state.cursor = undefined;
   try {
     let db = dbs.get(r.path);
     if (!db) {
@@ -47,36 +79,34 @@ function answer(dbs: Map<string, Sqlite>, r: Request): Answer {
     }
     const stmt = db.prepare(r.sql);
     stmt.safeIntegers(true);
-    try {
-      const names = stmt.columnNames;
-      if (names.length === 0) return { id: r.id, ok: false, code: "bad_value", message: "the statement returns no rows: not a query" };
-      const columns = names.map((name, i) => ({ name, kind: kindOf(stmt.declaredTypes[i] ?? null) }));
-      const rows: unknown[][] = [];
-      let bytes = 0;
-      const unique = new Set(names).size === names.length;
-      // rows one at a time, so a result past its volume stops early (a repeated name: all at once)
-      const source: Iterable<unknown[]> = unique ? mapRows(stmt.iterate() as Iterable<Record<string, unknown>>, names) : (stmt.values() as unknown[][]);
-      for (const raw of source) {
-        const row = raw.map(plainValue);
-        for (const v of row) bytes += typeof v === "string" ? v.length : 8;
-        if (bytes > r.maxBytes) {
-          return { id: r.id, ok: false, code: "too_large", message: `the result is larger than ${r.maxBytes} bytes (max_volume): ask for fewer rows or columns` };
-        }
-        rows.push(row);
-      }
-      return { id: r.id, ok: true, columns, rows };
-    } finally {
+    const names = stmt.columnNames;
+    if (names.length === 0) {
       stmt.finalize();
+      return { id: r.id, ok: false, code: "bad_value", message: "the statement returns no rows: not a query" };
     }
+    const columns = columnsOf(stmt);
+    const cursor = { id: r.id, stmt, rows: rowsOf(stmt) };
+    state.cursor = cursor;
+    const first = page(state, cursor);
+    return first.ok ? { ...first, columns } : first;
   } catch (e) {
-    const message = errorText(e);
-    const large = /out of memory/i.test(message);
-    return { id: r.id, ok: false, code: /disk|I\/O/i.test(message) ? "io" : "bad_value", message: large ? `the query needs more memory than a query may use (${WORKER_HEAP_BYTES / 1024 / 1024} MiB): ${message}` : message };
+    return failure(r.id, e);
   }
 }
 
-function* mapRows(rows: Iterable<Record<string, unknown>>, names: string[]): Generator<unknown[]> {
-  for (const r of rows) yield names.map((n) => r[n]);
+function page(state: { cursor?: Cursor }, c: Cursor): Answer {
+  try {
+    const p = nextPage(c.rows);
+    if (p.done) {
+      state.cursor = undefined;
+      c.stmt.finalize();
+    }
+    return { id: c.id, ok: true, rows: p.rows, done: p.done };
+  } catch (e) {
+    state.cursor = undefined;
+    c.stmt.finalize();
+    return failure(c.id, e);
+  }
 }
 
 /**
@@ -98,6 +128,7 @@ function dieWithParent(): void {
 export async function runQueryWorker(): Promise<number> {
   dieWithParent();
   const dbs = new Map<string, Sqlite>();
+  const state: { cursor?: Cursor } = {};
   const decoder = new TextDecoder();
   let pending = "";
   for await (const chunk of Bun.stdin.stream()) {
@@ -112,7 +143,8 @@ export async function runQueryWorker(): Promise<number> {
       } catch {
         continue;
       }
-      process.stdout.write(`${JSON.stringify(answer(dbs, request))}\n`);
+      const a = answer(dbs, state, request);
+      if (a) process.stdout.write(`${JSON.stringify(a)}\n`);
     }
   }
   return 0;
@@ -175,9 +207,30 @@ class Worker {
   ask(request: Request): Promise<Answer | undefined> {
     return new Promise((resolve) => {
       this.waiting = { id: request.id, resolve };
+      this.tell(request);
+    });
+  }
+
+  /** A request that has no answer (close). */
+  tell(request: Request): void {
+    try {
       this.proc.stdin.write(`${JSON.stringify(request)}\n`);
       this.proc.stdin.flush();
-    });
+    } catch {
+      this.kill(); // its stdin is gone: the worker is too
+      this.waiting?.resolve(undefined);
+      this.waiting = undefined;
+    }
+  }
+
+  /** Resident bytes of the worker process now (0 once it is gone). */
+  residentBytes(): number {
+    try {
+      const pages = Number(readFileSync(`/proc/${this.proc.pid}/statm`, "utf8").split(" ")[1]);
+      return Number.isFinite(pages) ? pages * 4096 : 0;
+    } catch {
+      return 0; // not Linux, or the worker has ended
+    }
   }
 
   kill(): void {
@@ -219,8 +272,13 @@ function giveBack(w: Worker): void {
   queue.shift()?.();
 }
 
-/** Reads `sql` on the SQLite file at `path` in a worker; stopped (the worker killed) past `timeoutMs`. */
-export async function readInWorker(path: string, sql: string, limits: { timeoutMs: number; maxBytes: number }): Promise<Result<ReadAnswer>> {
+/**
+ * Reads `sql` on the SQLite file at `path` in a worker, a page at a time. Stopped (the worker
+ * killed) once the worker has worked `limits.timeoutMs` on it, or when `limits.signal` aborts;
+ * the time a caller takes between pages does not count. The first item is an `unavailable`
+ * error when no worker can start here (the caller reads in the node instead).
+ */
+export async function* pagesInWorker(path: string, sql: string, limits: ReadLimits): PagedRead {
   let w: Worker;
   try {
     w = await take();
@@ -228,25 +286,62 @@ export async function readInWorker(path: string, sql: string, limits: { timeoutM
     // the executable cannot start another process here: queries are read in the node from now on
     workerCommand = undefined;
     log.warn(`no query worker could start (${errorText(e)}): queries are read in the node, where one that runs away holds it`);
-    return fail("unavailable", `no query worker could start (${errorText(e)}): reading in the node`);
+    yield fail("unavailable", `no query worker could start (${errorText(e)}): reading in the node`);
+    return;
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const id = nextId++;
+  let open = false;
+  let left = limits.timeoutMs;
   try {
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), limits.timeoutMs);
-    });
-    const a = await Promise.race([w.ask({ id: nextId++, path, sql, maxBytes: limits.maxBytes }), timedOut]);
-    if (a === "timeout") {
-      w.kill();
-      return fail("timeout", `the query ran past ${(limits.timeoutMs / 1000).toFixed(0)} s and was stopped (max_time)`);
+    let columns: Column[] = [];
+    for (let request: Request = { op: "open", id, path, sql }; ; request = { op: "next", id }) {
+      const started = Date.now();
+      const a = await untilDone(w.ask(request), left, limits.signal, () => w.residentBytes() > WORKER_RSS_BYTES);
+      left -= Date.now() - started;
+      if (a === "timeout" || a === "aborted" || a === "too_big") {
+        w.kill();
+        yield a === "timeout"
+          ? fail("timeout", `the query ran past ${(limits.timeoutMs / 1000).toFixed(0)} s and was stopped (max_time)`)
+          : a === "aborted"
+            ? fail("timeout", "the query was stopped: its asker gave up on it")
+            : fail("bad_value", `the query needs more memory than a query may use (${WORKER_RSS_BYTES / 1024 / 1024} MiB) and was stopped`);
+        return;
+      }
+      if (!a) {
+        yield fail("internal", "the query worker ended while answering (out of memory?)");
+        return;
+      }
+      if (!a.ok) {
+        yield fail(a.code === "io" ? "io" : "bad_value", a.message);
+        return;
+      }
+      open = !a.done;
+      columns = a.columns ?? columns;
+      movedBytes(a.rows.length * columns.length * 16);
+      yield ok({ columns, rows: a.rows });
+      if (a.done) return;
     }
-    if (!a) return fail("internal", "the query worker ended while answering (out of memory?)");
-    return a.ok ? ok({ columns: a.columns, rows: a.rows }) : fail(a.code === "io" ? "io" : "bad_value", a.message);
-  } catch (e) {
-    w.kill();
-    return fail("internal", `the query worker failed: ${errorText(e)}`);
   } finally {
-    clearTimeout(timer);
+    if (open && !w.dead) w.tell({ op: "close", id }); // the caller stopped early
     giveBack(w);
   }
+}
+
+/** `work`, or "timeout" past `ms`, "aborted" when `signal` aborts, "too_big" once `tooBig()` says so (looked at every WATCH_MS). */
+function untilDone<T>(work: Promise<T>, ms: number, signal: AbortSignal | undefined, tooBig: () => boolean): Promise<T | "timeout" | "aborted" | "too_big"> {
+  if (signal?.aborted) return Promise.resolve("aborted");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let watch: ReturnType<typeof setInterval> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<"timeout" | "aborted" | "too_big">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
+    watch = setInterval(() => tooBig() && resolve("too_big"), WATCH_MS);
+    onAbort = () => resolve("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, stop]).finally(() => {
+    clearTimeout(timer);
+    clearInterval(watch);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  });
 }

@@ -3,15 +3,15 @@
  * SQLite behind the storage interface (bun:sqlite): one file per logical database under
  * `dbms_dir` (`<name>.dbms`), or in memory; WAL journal so readers do not block the writer.
  */
-import { Database as Sqlite } from "bun:sqlite";
+import { Database as Sqlite, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { GroupCommit } from "../util/group-commit.ts";
-import { kindOf, plainValue } from "./sqlite-values.ts";
+import { columnsOf, nextPage, plainValue, rowsOf } from "./sqlite-values.ts";
 import { type Result, fail, ok } from "../util/result.ts";
-import type { ConnectOptions, Database, ReadAnswer, ReadLimits, Row } from "./database.ts";
-import { queryWorkersInUse, readInWorker } from "./query-worker.ts";
+import { type ConnectOptions, type Database, type PagedRead, type ReadAnswer, type ReadLimits, type Row, wholeRead } from "./database.ts";
+import { pagesInWorker, queryWorkersInUse } from "./query-worker.ts";
 
 // query() keeps compiled statements, 20 by default: an operator writing batches of varied
 // sizes into several tables (an INSERT text per row count) recompiled all the time; 200
@@ -84,13 +84,52 @@ export class SqliteDatabase implements Database {
   }
 
   async read(sql: string, limits?: ReadLimits): Promise<Result<ReadAnswer>> {
+    if (limits) return wholeRead(this.readPaged(sql, limits), limits.maxBytes);
+    return this.readHere(sql);
+  }
+
+  async *readPaged(sql: string, limits: ReadLimits): PagedRead {
     // a user's query on a file: in a query worker, so it cannot hold the node (storage/query-worker)
-    if (limits && this.path !== ":memory:" && queryWorkersInUse()) {
-      const r = await readInWorker(this.path, sql, limits);
-      if (r.ok) return r;
-      if (r.error.code !== "unavailable") return fail(r.error.code, `dbms '${this.name}' (sqlite): ${r.error.message}`);
-      // no worker can start on this machine: read here, as before workers
+    if (this.path !== ":memory:" && queryWorkersInUse()) {
+      let unavailable = false;
+      for await (const page of pagesInWorker(this.path, sql, limits)) {
+        // no worker can start on this machine: read here, as before workers
+        if (!page.ok && page.error.code === "unavailable") unavailable = true;
+        else yield page.ok ? page : fail(page.error.code, `dbms '${this.name}' (sqlite): ${page.error.message}`);
+      }
+      if (!unavailable) return;
     }
+    if (this.path === ":memory:") {
+      yield this.readHere(sql); // one connection only: the whole result at once
+      return;
+    }
+    // a connection of its own, read-only, so the pages can be read between other work
+    let handle: Sqlite | undefined;
+    let stmt: Statement | undefined;
+    try {
+      handle = new Sqlite(this.path, { readonly: true });
+      stmt = handle.prepare(sql);
+      stmt.safeIntegers(true);
+      if (stmt.columnNames.length === 0) {
+        yield fail("bad_value", `dbms '${this.name}' (sqlite): the statement returns no rows: not a query`);
+        return;
+      }
+      const columns = columnsOf(stmt);
+      const rows = rowsOf(stmt);
+      for (let page = nextPage(rows); ; page = nextPage(rows)) {
+        yield ok({ columns, rows: page.rows });
+        if (page.done) return;
+      }
+    } catch (e) {
+      yield sqliteError(this.name, e);
+    } finally {
+      stmt?.finalize();
+      handle?.close();
+    }
+  }
+
+  /** A read on this node's connection, whole, with writes refused. */
+  private readHere(sql: string): Result<ReadAnswer> {
     // Synchronous from here to the end, so no other statement on this connection runs while
     // query_only is on.
     const wasQueryOnly = Boolean(this.handle.prepare("PRAGMA query_only").values()[0]?.[0]);
@@ -101,10 +140,8 @@ export class SqliteDatabase implements Database {
       stmt.safeIntegers(true);
       try {
         if (stmt.columnNames.length === 0) return fail("bad_value", `dbms '${this.name}' (sqlite): the statement returns no rows: not a query`);
-        const types = stmt.declaredTypes;
-        const columns = stmt.columnNames.map((name, i) => ({ name, kind: kindOf(types[i] ?? null) }));
         const rows = (stmt.values() as unknown[][]).map((r) => r.map(plainValue));
-        return ok({ columns, rows });
+        return ok({ columns: columnsOf(stmt), rows });
       } finally {
         stmt.finalize();
       }

@@ -9,7 +9,7 @@
  * file's `afterEach(killAll)` cleans up even when the test failed half-way.
  */
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -272,4 +272,19 @@ export async function killAll(): Promise<void> {
 /** A reply body must never show a stack trace or a source path. */
 export function hasStackTrace(body: string): boolean {
   return /^\s+at\s.*:\d+:\d+\)?\s*$/m.test(body) || /^\s+at\s+<anonymous>/m.test(body) || /\.ts:\d/.test(body) || /\bsrc\/[\w/-]+\.ts\b/.test(body);
+}
+
+/** Pids of the query workers whose parent is `pid`. */
+export function workersOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => {
+      try {
+        const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))?.[1]);
+        return cmd.includes("query-worker") && ppid === pid ? [Number(d)] : [];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -13,6 +13,8 @@ import { type Result, ok } from "../../util/result.ts";
 import { queryPool } from "../query-pool/index.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 import { traceLevel } from "../../node/trace.ts";
+import { StreamedReply } from "../../query/reply.ts";
+import { DEFAULT_MAX_VOLUME } from "../../query/run.ts";
 
 class TcpServer implements NodeProcess {
   private listener?: PeerListener;
@@ -25,19 +27,26 @@ class TcpServer implements NodeProcess {
     const address = listenAddress(args, 6);
     if (!address.ok) return address;
     const a = address.value;
-    const listening = await this.node.peers.listen(a.host, a.port, (request, remote) => this.answer(request.command, remote));
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked));
     if (!listening.ok) return listening;
     this.listener = listening.value;
     this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
     return ok(this.details());
   }
 
-  private async answer(command: string, remote: string): Promise<PeerReply> {
+  /** Runs a peer's command; a large query answer goes back in pages when the peer takes them (a network query's operator part). */
+  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
     if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${command}`);
-    const result = await queryPool(this.node).run(() => this.node.execute(command, { ...this.node.context("peer"), peer: remote }));
-    return result.ok ? { ok: true, reply: result.value } : { ok: false, code: result.error.code, message: result.error.message };
+    const ctx = { ...this.node.context("peer"), peer: remote, stream: asked.takesPages, signal: asked.signal };
+    const result = await queryPool(this.node).run(() => this.node.execute(command, ctx));
+    if (!result.ok) return { ok: false, code: result.error.code, message: result.error.message };
+    const reply = result.value;
+    if (!(reply instanceof StreamedReply)) return { ok: true, reply };
+    if (asked.takesPages) return { ok: true, reply: null, paged: { columns: reply.columns, pages: reply.pages() } };
+    const whole = await reply.whole(DEFAULT_MAX_VOLUME);
+    return whole.ok ? { ok: true, reply: whole.value } : { ok: false, code: whole.error.code, message: whole.error.message };
   }
 
   async stop(): Promise<void> {

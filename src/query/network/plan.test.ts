@@ -4,9 +4,23 @@
  * network cannot run are errors that say why. (test/query-network.test.ts runs random queries
  * through real operators against one database.)
  */
-import { describe, expect, test } from "bun:test";
-import { mergeRows } from "./merge.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MergeTable } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
+
+const spill = mkdtempSync(join(tmpdir(), "anylog-merge-"));
+afterAll(() => rmSync(spill, { recursive: true, force: true }));
+
+/** One reply's rows (objects) merged and queried. */
+function mergeRows(table: string, columns: string[], rows: Array<Record<string, unknown>>, local: string) {
+  const merge = new MergeTable(table, columns, spill);
+  const added = merge.addObjects(0, rows);
+  if (!added.ok) return added;
+  return merge.answer(local, false);
+}
 
 async function plan(sql: string) {
   const p = await planNetworkQuery(sql);
@@ -85,5 +99,32 @@ describe("network query plans", () => {
   test("merged columns keep each operator's values: an int on one and a float on another", () => {
     const merged = mergeRows("t", ["v"], [{ v: 3 }, { v: 2.5 }, { v: null }, { w: true }], "select sum(v), count(v), count(*), max(w) from t");
     expect(merged.ok && merged.value.rows).toEqual([[5.5, 2, 4, 1]]);
+  });
+
+  test("a large merge moves to a file and streams its answer; a reply that failed part-way is taken out; the file goes with the query", async () => {
+    const merge = new MergeTable("t", ["i", "label"], spill);
+    for (let page = 0; page < 40; page++) {
+      const rows = Array.from({ length: 10_000 }, (_, k) => [page * 10_000 + k, `label of row ${page * 10_000 + k}`]);
+      expect(merge.add(page % 2, ["i", "label"], rows).ok).toBe(true);
+    }
+    expect(merge.add(2, ["label", "i", "extra"], [["late", -1, "x"]]).ok).toBe(true);
+    merge.drop(2);
+    expect(readdirSync(join(spill)).length).toBe(1);
+    const answered = merge.answer("select * from t order by i", true);
+    if (!answered.ok) throw new Error(answered.error.message);
+    const { columns, rows, more } = answered.value;
+    expect(columns).toEqual(["i", "label", "extra"]);
+    expect(more).toBeDefined();
+    let count = rows.length;
+    let last = rows[rows.length - 1]![0] as number;
+    for await (const page of more!) {
+      if (!page.ok) throw new Error(page.error.message);
+      expect(page.value[0]![0]).toBe(last + 1);
+      last = page.value[page.value.length - 1]![0] as number;
+      count += page.value.length;
+    }
+    expect(count).toBe(400_000);
+    expect(readdirSync(spill)).toEqual([]);
+    expect(existsSync(spill)).toBe(true);
   });
 });

@@ -10,13 +10,15 @@
  */
 import type { Args, NetworkTarget, Reply } from "../../commands/spec.ts";
 import type { CommandContext } from "../../commands/context.ts";
-import type { PeerReply } from "../../network/transport.ts";
-import { type Result, fail, ok } from "../../util/result.ts";
-import { type QueryAnswer, formatOf, queryReply } from "../reply.ts";
+import type { PeerPage, PeerReply } from "../../network/transport.ts";
+import { AnyLogError, type Result, fail, ok } from "../../util/result.ts";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type QueryAnswer, formatOf, mapPages, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
 import { dataGroups, tableColumns } from "./data-nodes.ts";
-import { type Merged, mergeRows } from "./merge.ts";
+import { MergeTable, type Merged } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
 import { quoteIdent } from "./sql-text.ts";
@@ -35,7 +37,8 @@ function remoteCommand(dbms: string, sql: string, extend: string[], maxTime: num
 /** Who answers the operators' part of a query: the peers over TCP, or this node itself. */
 interface Answerers {
   names: string[];
-  ask(index: number, command: string): Promise<Result<PeerReply>>;
+  /** Asks answerer `index`; rows of a large answer come to `onPage` as they arrive. */
+  ask(index: number, command: string, onPage: (page: PeerPage) => void): Promise<Result<PeerReply>>;
   subset: boolean;
   /** This node alone (`sql` with time functions and no destination). */
   local?: boolean;
@@ -43,7 +46,12 @@ interface Answerers {
 
 function peersAnswer(ctx: CommandContext, peers: string[], target: NetworkTarget): Answerers {
   const from = `${ctx.node.name}@${ctx.node.dictionary.lookup("ip") ?? ""}`;
-  return { names: peers, subset: target.subset, ask: (i, command) => ctx.node.peers.request(peers[i]!, { command, from }, target.timeoutMs) };
+  return {
+    names: peers,
+    subset: target.subset,
+    // the asker giving up (a REST timeout) cancels the operators' parts too
+    ask: (i, command, onPage) => ctx.node.peers.request(peers[i]!, { command, from }, target.timeoutMs, { onPage, signal: ctx.signal }),
+  };
 }
 
 function selfAnswers(ctx: CommandContext): Answerers {
@@ -52,7 +60,7 @@ function selfAnswers(ctx: CommandContext): Answerers {
     subset: false,
     local: true,
     async ask(_i, command) {
-      const r = await ctx.node.execute(command, ctx);
+      const r = await ctx.node.execute(command, { ...ctx, stream: false });
       return ok(r.ok ? { ok: true, reply: r.value } : { ok: false, code: r.error.code, message: r.error.message });
     },
   };
@@ -74,8 +82,15 @@ interface Part {
   who: Answerers;
 }
 
-/** Plans `query`, has the answerers of every part run their part, merges all they sent as one table. */
-async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[], maxTime?: number): Promise<Result<Distributed>> {
+/** Where a merge too large for memory is kept while its query runs. */
+const spillDirOf = (ctx: CommandContext): string => join(ctx.node.dictionary.lookup("tmp_dir") ?? tmpdir(), "merge");
+
+/**
+ * Plans `query`, has the answerers of every part run their part, merges all they sent as one
+ * table (pages of a large reply as they arrive). With `stream`, a large answer comes with
+ * `more` pages to read (the merge table stays open until they are).
+ */
+async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[], options: { maxTime?: number; stream?: boolean } = {}): Promise<Result<Distributed>> {
   const plan = await planNetworkQuery(query, extend.map(extendName));
   if (!plan.ok) return plan;
   const { table, remote, local } = plan.value;
@@ -85,16 +100,27 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
   const asks = parts.flatMap((part) => {
     // an included table is read as if it were the query's own
     const sql = part.table === table ? remote : remote.replace(from, `FROM ${quoteIdent(part.table)}`);
-    const command = remoteCommand(part.dbms, sql, extend, maxTime);
-    return part.who.names.map((name, i) => ({ name, run: () => part.who.ask(i, command) }));
+    const command = remoteCommand(part.dbms, sql, extend, options.maxTime);
+    return part.who.names.map((name, i) => ({ name, run: (onPage: (page: PeerPage) => void) => part.who.ask(i, command, onPage) }));
   });
   const subset = parts[0]!.who.subset;
   const log = queryLog(ctx.node);
   const record = log.begin({ command: query, dbms: parts[0]!.dbms, remote, local, create: "", operators: asks.map((a) => ({ address: a.name, status: "sent", rows: 0 })) });
+  const merge = new MergeTable(table, columns, spillDirOf(ctx));
+  let broken: AnyLogError | undefined;
+  const failed = (error: AnyLogError): Result<never> => {
+    merge.close();
+    log.end(record, { error: error.message });
+    return fail(error.code, error.message);
+  };
   const answers = await Promise.all(
     asks.map(async (ask, i) => {
-      const a = await ask.run();
       const state = record.operators[i]!;
+      const a = await ask.run((page) => {
+        const added = merge.add(i, page.columns, page.rows);
+        if (!added.ok) broken ??= added.error;
+        state.rows += page.rows.length;
+      });
       state.ms = Date.now() - record.started.getTime();
       if (a.ok && a.value.ok) {
         state.status = "replied";
@@ -109,30 +135,31 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
   if (parts.length === 1 && parts[0]!.who.local) {
     // this node alone: its error is the query's, as a local query's would be
     const a = answers[0]!;
-    if (a.ok && !a.value.ok) {
-      log.end(record, { error: a.value.message });
-      return fail(a.value.code, a.value.message);
-    }
+    if (a.ok && !a.value.ok) return failed(new AnyLogError(a.value.code, a.value.message));
   }
-  const rows: Array<Record<string, unknown>> = [];
-  const missing: Array<{ peer: string; error: string }> = [];
+  const missing: Array<{ peer: string; error: string; timedOut: boolean }> = [];
   answers.forEach((a, i) => {
     const peer = asks[i]!.name;
-    if (!a.ok) missing.push({ peer, error: a.error.message });
+    let error: string | undefined;
+    if (!a.ok) error = a.error.message;
     else if (!a.value.ok) {
-      if (!NO_TABLE.test(a.value.message)) missing.push({ peer, error: `${peer} answered with an error: ${a.value.message}` });
+      if (!NO_TABLE.test(a.value.message)) error = `${peer} answered with an error: ${a.value.message}`;
     } else if (Array.isArray(a.value.reply)) {
-      for (const r of a.value.reply) if (typeof r === "object" && r !== null) rows.push(r as Record<string, unknown>);
-    } else missing.push({ peer, error: `${peer} answered something that is not rows` });
+      const added = merge.addObjects(i, a.value.reply.filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null));
+      if (!added.ok) broken ??= added.error;
+    } else if (typeof a.value.reply !== "object" || a.value.reply === null || !("rows" in a.value.reply)) error = `${peer} answered something that is not rows`;
+    if (error === undefined) return;
+    missing.push({ peer, error, timedOut: !a.ok && a.error.code === "timeout" });
+    merge.drop(i); // the pages it sent before it failed
   });
+  if (broken) return failed(broken);
   if (missing.length === asks.length || (missing.length > 0 && !subset)) {
-    const timedOut = answers.every((a) => !a.ok && a.error.code === "timeout");
+    const timedOut = missing.every((m) => m.timedOut);
     const names = missing.map((m) => m.error).join("; ");
     const message = `network query: ${missing.length} of ${asks.length} operators did not answer: ${names}${subset ? "" : " (with subset = true the others' rows are answered)"}`;
-    log.end(record, { error: message });
-    return fail(timedOut ? "timeout" : "peer_failed", message);
+    return failed(new AnyLogError(timedOut ? "timeout" : "peer_failed", message));
   }
-  const merged = mergeRows(table, columns, rows, local);
+  const merged = merge.answer(local, options.stream === true);
   if (!merged.ok) {
     log.end(record, { error: merged.error.message });
     return merged;
@@ -183,23 +210,23 @@ async function answer(ctx: CommandContext, args: Args, query: string, find: Find
   const resolved = await resolvePeriod(ctx, query, plan.value.table, parts);
   if (!resolved.ok) return resolved;
   // max_time bounds each operator's part too: a query past it stops everywhere
-  const done = await distribute(ctx, resolved.value, parts, extend, args.int("max_time"));
+  const done = await distribute(ctx, resolved.value, parts, extend, { maxTime: args.int("max_time"), stream: ctx.stream });
   if (!done.ok) return done;
   const { merged, nodes, asked, missing } = done.value;
   ctx.node.metrics.queries++;
+  const shown = (rows: unknown[][]) => rows.map((r) => r.map((v) => (typeof v === "string" && looksLikeTime(v) ? showTime(v, zone.value) : v)));
   const result: QueryAnswer = {
     columns: merged.columns,
-    rows: merged.rows.map((r) => r.map((v) => (typeof v === "string" && looksLikeTime(v) ? showTime(v, zone.value) : v))),
+    rows: shown(merged.rows),
     elapsedMs: performance.now() - started,
     nodes,
+    more: merged.more && mapPages(merged.more, shown),
+    // with subset, who took part
+    statistics: parts[0]!.who.subset
+      ? { "Target Nodes": asked, "Participating Nodes": nodes, ...(missing.length > 0 ? { "Not Participating": missing.map((m) => m.peer) } : {}) }
+      : undefined,
   };
-  const reply = queryReply(result, format.value, args.bool("stat", true));
-  if (!parts[0]!.who.subset || !args.bool("stat", true) || typeof reply !== "object" || reply === null || !("Statistics" in reply)) return ok(reply);
-  const stats = (reply as { Statistics: Array<Record<string, unknown>> }).Statistics[0]!;
-  stats["Target Nodes"] = asked;
-  stats["Participating Nodes"] = nodes;
-  if (missing.length > 0) stats["Not Participating"] = missing.map((m) => m.peer);
-  return ok(reply);
+  return ok(queryReply(result, format.value, args.bool("stat", true)));
 }
 
 /** `sql` sent across the network: to the peers named, or to one operator of each cluster that holds each table. */
