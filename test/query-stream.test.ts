@@ -4,9 +4,9 @@
  *    curl client: operators send them in pages, the query node merges them in a file and
  *    streams the answer as the client reads it; the query node's peak RSS stays under
  *    150 MiB, and every row arrives once.
- *  - A query that runs past its timeout is stopped on every operator: the SQLite operators'
- *    query workers are killed, the PostgreSQL operator's statement is cancelled, and the
- *    asker gets a timeout error naming them.
+ *  - A query that runs past its timeout (the `timeout` header's, or the REST server's) is
+ *    stopped on every operator: the SQLite operators' query workers are killed, the
+ *    PostgreSQL operator's statement is cancelled, and the asker gets a timeout error.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -51,11 +51,18 @@ const running = (pid: number) => {
   }
 };
 
-/** Declares on the query node the operators, and the table policy of `table` as operator `from` declared it. */
-async function declareTable(from: OperatorNode, dbms: string, table: string): Promise<void> {
+/** Declares on a query node the table policy of `table` as operator `from` declared it. */
+async function declareTable(from: OperatorNode, dbms: string, table: string, on = query): Promise<void> {
   const declared = await command(from.url, `blockchain get table where name = ${table} and dbms = ${dbms}`);
   const policy = (declared.json as Array<Record<string, unknown>>)[0]!;
-  await post(query.url, `blockchain insert where policy = ${JSON.stringify(policy)} and local = true`);
+  await post(on.url, `blockchain insert where policy = ${JSON.stringify(policy)} and local = true`);
+}
+
+/** Declares the operators on a query node. */
+async function declareOperators(on: OperatorNode): Promise<void> {
+  for (const [i, op] of ops.entries()) {
+    await post(on.url, `blockchain insert where policy = {"operator": {"name": "op${i}", "company": "S", "ip": "127.0.0.1", "port": ${op.tcpPort}}} and local = true`);
+  }
 }
 
 beforeAll(async () => {
@@ -80,9 +87,7 @@ beforeAll(async () => {
     }),
   );
   expect(first).toBe(3);
-  for (const [i, op] of ops.entries()) {
-    await post(query.url, `blockchain insert where policy = {"operator": {"name": "op${i}", "company": "S", "ip": "127.0.0.1", "port": ${op.tcpPort}}} and local = true`);
-  }
+  await declareOperators(query);
   await declareTable(ops[0]!, "big", "rows");
 });
 
@@ -186,13 +191,18 @@ describe("large answers stream; stopped queries stop everywhere", () => {
     while (busy.flat().some((w) => workersOf(sqlitePids[0]!).concat(workersOf(sqlitePids[1]!)).includes(w)) && Date.now() < deadline) await Bun.sleep(100);
     for (const [n, pid] of sqlitePids.entries()) for (const w of busy[n]!) expect(workersOf(pid)).not.toContain(w);
 
-    // PostgreSQL: the statement is cancelled on the server
-    const pgAsked = command(query.url, `sql big "select count(*) from pgslow where length(repeat(device, 20000000)) > 0"`, false, 60_000, { destination: "network", timeout: "3" });
+    // PostgreSQL, past the REST server's own timeout (3 s on this query node): the statement is cancelled on the server
+    const query3 = await OperatorNode.start({ engine: "sqlite", dir: join(work, "query3"), dbms: "unused", restTimeout: 3 });
+    await declareOperators(query3);
+    await declareTable(ops[2]!, "big", "pgslow", query3);
+    const pgAsked = command(query3.url, `sql big "select count(*) from pgslow where length(repeat(device, 20000000)) > 0"`, false, 60_000, { destination: "network" });
     await Bun.sleep(1_500);
     const activeSql = `select count(*) from pg_stat_activity where state = 'active' and query like '%FROM "pgslow"%' and query not like '%pg_stat_activity%'`;
     const activeNow = await pg.psql("postgres", activeSql);
     if (activeNow[0] !== "1") throw new Error(`the query is not running on PostgreSQL (${activeNow}): ${JSON.stringify(await pgAsked)}`);
-    expect((await pgAsked).status).toBe(504);
+    const pgReply = await pgAsked;
+    expect(pgReply.status).toBe(504);
+    expect(pgReply.text).toMatch(/did not finish within 3 s/);
     const pgDeadline = Date.now() + 5_000;
     while ((await pg.psql("postgres", activeSql))[0] !== "0" && Date.now() < pgDeadline) await Bun.sleep(100);
     expect(await pg.psql("postgres", activeSql)).toEqual(["0"]);

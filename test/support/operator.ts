@@ -181,6 +181,8 @@ export interface OperatorNodeOptions {
   before?: string[];
   /** Environment of the node's process, besides the test's own. */
   env?: Record<string, string>;
+  /** Seconds the REST server gives a command (`run rest server ... timeout`; 60 by default). */
+  restTimeout?: number;
 }
 
 /** A restartable operator node from a small script: TCP, REST, almgm + tsd_info, one dbms, the operator. */
@@ -221,7 +223,7 @@ export class OperatorNode implements DataSource {
     const { engine, pg, dbms } = options;
     const lines = [
       "run tcp server where external_ip = 127.0.0.1 and external_port = !anylog_server_port and bind = true",
-      "run rest server where external_ip = 127.0.0.1 and external_port = !anylog_rest_port and bind = true and timeout = 60",
+      `run rest server where external_ip = 127.0.0.1 and external_port = !anylog_rest_port and bind = true and timeout = ${options.restTimeout ?? 60}`,
       connectLine(engine, "almgm", pg),
       "create table tsd_info where dbms = almgm",
       connectLine(engine, dbms, pg),
