@@ -98,9 +98,24 @@ export function tablePolicy(copy: LocalCopy, dbms: string, table: string): Polic
   return copy.select(["table"], []).map(body).find((t) => same(t.dbms, dbms) && same(t.name, table));
 }
 
-/** The columns of dbms.table in its table policy's order (empty when it has none). */
-export function tableColumns(node: Node, dbms: string, table: string): string[] {
+/** The columns of dbms.table with their types, in its table policy's order (empty when it has none). */
+function policyColumns(node: Node, dbms: string, table: string): Array<[name: string, type: string]> {
   const local = node.metadata.local();
   const policy = local.ok ? tablePolicy(local.value, dbms, table) : undefined;
-  return policy ? columnsOfCreate(String(policy.create ?? "")).map(([name]) => name) : [];
+  return policy ? columnsOfCreate(String(policy.create ?? "")) : [];
+}
+
+/** The columns of dbms.table in its table policy's order (empty when it has none). */
+export function tableColumns(node: Node, dbms: string, table: string): string[] {
+  return policyColumns(node, dbms, table).map(([name]) => name);
+}
+
+/** Types whose values sort alike on SQLite and PostgreSQL (text does not: collations differ). */
+const SORTS_ALIKE = /^(int|integer|bigint|smallint|float|double|real|numeric|decimal|timestamp|date)\b/i;
+
+/** The columns of dbms.table, by its policy, that sort alike on every engine. */
+export function orderedColumns(node: Node, dbms: string, table: string): string[] {
+  return policyColumns(node, dbms, table)
+    .filter(([, type]) => SORTS_ALIKE.test(type.trim()))
+    .map(([name]) => name);
 }

@@ -127,4 +127,18 @@ describe("network query plans", () => {
     expect(readdirSync(spill)).toEqual([]);
     expect(existsSync(spill)).toBe(true);
   });
+
+  test("rows ordered by columns that sort alike everywhere, and limited, are limited on the operators too", async () => {
+    const ordered = async (sql: string) => {
+      const p = await planNetworkQuery(sql, [], ["ts", "v"]);
+      if (!p.ok) throw new Error(p.error.message);
+      return p.value.remote;
+    };
+    expect(await ordered("select * from t where v > 1 order by ts desc, v limit 10 offset 5")).toBe('SELECT * FROM "t" WHERE ("v" > 1) ORDER BY "ts" DESC NULLS LAST, "v" ASC NULLS FIRST LIMIT 15');
+    expect(await ordered("select device, v from t limit 3")).toBe('SELECT * FROM "t" LIMIT 3');
+    // text may sort otherwise on PostgreSQL; an alias named like a column orders by the alias; no limit; an expression
+    for (const sql of ["select * from t order by device limit 5", "select v as ts from t order by ts limit 5", "select * from t order by ts", "select * from t order by v + 1 limit 5"]) {
+      expect(await ordered(sql)).not.toMatch(/LIMIT|ORDER/);
+    }
+  });
 });

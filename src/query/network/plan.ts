@@ -56,17 +56,19 @@ const PLANS_KEPT = 256;
 /**
  * Plans `sql` (the user's text) for the operators and the merge. `extend`: the names of the
  * columns each operator adds to its rows (`extend = (@ip, ...)`): shown first, and in an
- * aggregate query grouped by (a count per operator).
+ * aggregate query grouped by (a count per operator). `ordered`: the table's columns that sort
+ * alike on SQLite and PostgreSQL (numbers, times; not text, whose collation may differ): rows
+ * ordered by them and limited are limited on the operators too.
  */
-export async function planNetworkQuery(sql: string, extend: string[] = []): Promise<Result<NetworkPlan>> {
-  const key = `${extend.join("\u0001")}\u0000${sql}`;
+export async function planNetworkQuery(sql: string, extend: string[] = [], ordered: string[] = []): Promise<Result<NetworkPlan>> {
+  const key = `${extend.join("\u0001")}\u0000${ordered.join("\u0001")}\u0000${sql}`;
   const known = plans.get(key);
   if (known) {
     plans.delete(key); // most recently used last
     plans.set(key, known);
     return ok(known);
   }
-  const planned = await planAnew(sql, extend);
+  const planned = await planAnew(sql, extend, ordered);
   if (planned.ok) {
     plans.set(key, planned.value);
     if (plans.size > PLANS_KEPT) plans.delete(plans.keys().next().value!);
@@ -74,7 +76,7 @@ export async function planNetworkQuery(sql: string, extend: string[] = []): Prom
   return planned;
 }
 
-async function planAnew(sql: string, extend: string[]): Promise<Result<NetworkPlan>> {
+async function planAnew(sql: string, extend: string[], ordered: string[]): Promise<Result<NetworkPlan>> {
   const parsed = await parse(sql);
   if (!parsed.ok) return parsed;
   const stmt = parsed.value;
@@ -112,7 +114,7 @@ async function planAnew(sql: string, extend: string[]): Promise<Result<NetworkPl
   if ((stmt.columns as Array<{ expr: SqlNode }>).some((c) => c.expr.type === "function" && functionName(c.expr).toLowerCase() === "increments")) {
     return fail("unavailable", "increments(...) goes with count, sum, min, max, avg and range only across the network (not with count(distinct ...) or a column outside the aggregates)");
   }
-  return ok({ table, remote: rowsRemote(stmt, table, where), local, columns: [...extend, ...columns], mode: "rows" });
+  return ok({ table, remote: rowsRemote(stmt, table, where, ordered), local, columns: [...extend, ...columns], mode: "rows" });
 }
 
 /** `range(x)` is AnyLog's max(x) - min(x): rewritten in place before planning. */
@@ -133,11 +135,25 @@ function expandRange(stmt: SqlNode): void {
  * NULLs and text differently (PostgreSQL's collation), so an operator's first rows by its own
  * order need not hold the first rows of the merge.
  */
-function rowsRemote(stmt: SqlNode, table: string, where: string | undefined): string {
+function rowsRemote(stmt: SqlNode, table: string, where: string | undefined, ordered: string[]): string {
   const sql = `SELECT * FROM ${quoteIdent(table)}${where ? ` WHERE ${where}` : ""}`;
   const limit = limitOf(stmt);
-  const simple = !stmt.groupby && !stmt.orderby && !(stmt.distinct as { type?: unknown } | null)?.type && ![...nodesOf(stmt.columns)].some((n) => n.type === "aggr_func");
-  return simple && limit?.count !== undefined ? `${sql} LIMIT ${limit.count + (limit.offset ?? 0)}` : sql;
+  const simple = !stmt.groupby && !(stmt.distinct as { type?: unknown } | null)?.type && ![...nodesOf(stmt.columns)].some((n) => n.type === "aggr_func");
+  // a WHERE the operators cannot be sent is applied after the merge: no operator may stop early
+  if (!simple || limit?.count === undefined || (stmt.where && !where)) return sql;
+  const enough = ` LIMIT ${limit.count + (limit.offset ?? 0)}`;
+  if (!stmt.orderby) return `${sql}${enough}`;
+  // each operator's first rows in the query's order hold the answer's, when every key is a
+  // column that sorts alike everywhere; NULLs placed as SQLite places them (first ascending)
+  const aliases = new Set((stmt.columns as Array<{ as?: unknown }>).map((c) => (typeof c.as === "string" ? c.as.toLowerCase() : "")));
+  const keys = (stmt.orderby as Array<{ expr: SqlNode; type?: string }>).map((o) => {
+    // a name that is also a select alias orders by the alias, not the column
+    const name = o.expr.type === "column_ref" ? columnOf(o.expr)?.toLowerCase() : undefined;
+    if (name && aliases.has(name)) return undefined;
+    const desc = String(o.type ?? "ASC").toUpperCase() === "DESC";
+    return name && ordered.includes(name) ? `${quoteIdent(name)} ${desc ? "DESC NULLS LAST" : "ASC NULLS FIRST"}` : undefined;
+  });
+  return keys.every((k) => k !== undefined) ? `${sql} ORDER BY ${keys.join(", ")}${enough}` : sql;
 }
 
 /**

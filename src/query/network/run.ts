@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { type QueryAnswer, formatOf, mapPages, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
-import { dataGroups, tableColumns } from "./data-nodes.ts";
+import { dataGroups, orderedColumns, tableColumns } from "./data-nodes.ts";
 import { MergeTable, type Merged } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
@@ -91,7 +91,7 @@ const spillDirOf = (ctx: CommandContext): string => join(ctx.node.dictionary.loo
  * `more` pages to read (the merge table stays open until they are).
  */
 async function distribute(ctx: CommandContext, query: string, parts: Part[], extend: string[], options: { maxTime?: number; stream?: boolean } = {}): Promise<Result<Distributed>> {
-  const plan = await planNetworkQuery(query, extend.map(extendName));
+  const plan = await planNetworkQuery(query, extend.map(extendName), orderedColumns(ctx.node, parts[0]!.dbms, parts[0]!.table));
   if (!plan.ok) return plan;
   const { table, remote, local } = plan.value;
   // rows keep the columns of the table policy, in its order (`select *` as one database would answer)
