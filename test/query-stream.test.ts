@@ -164,6 +164,19 @@ describe("large answers stream; stopped queries stop everywhere", () => {
     expect(bounded.text).toMatch(/max_volume/);
   });
 
+  test("a float column's whole values stay floats through the merge (3.0 / 2 is 1.5, as on each operator)", async () => {
+    // the first row declares v FLOAT; JSON carries the later 3.0 and 4.0 as 3 and 4
+    for (const [n, op] of ops.entries()) {
+      expect((await put(op.url, "big", "fl", [`{"k":${n},"v":2.5}`, `{"k":${n},"v":3.0}`, `{"k":${n},"v":4.0}`].join("\n"))).status).toBe(200);
+      await post(op.url, "flush buffers");
+    }
+    await declareTable(ops[0]!, "big", "fl");
+    const local = await command(ops[2]!.url, 'sql big format = json and stat = false "select v / 2 as h from fl order by v"');
+    expect(local.json).toEqual({ Query: [{ h: 1.25 }, { h: 1.5 }, { h: 2 }] });
+    const merged = await command(query.url, 'sql big format = json and stat = false "select k, v / 2 as h from fl order by k, v"', false, 60_000, { destination: "network" });
+    expect((merged.json as { Query: Array<{ h: number }> }).Query.map((r) => r.h)).toEqual([1.25, 1.5, 2, 1.25, 1.5, 2, 1.25, 1.5, 2]);
+  });
+
   test("a query past its timeout is stopped on every operator", async () => {
     // a table on the SQLite operators only, and one on the PostgreSQL operator only
     for (const op of ops.slice(0, 2)) {

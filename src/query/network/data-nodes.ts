@@ -113,6 +113,13 @@ export function tableColumns(node: Node, dbms: string, table: string): string[] 
 /** Types whose values sort alike on SQLite and PostgreSQL (text does not: collations differ). */
 const SORTS_ALIKE = /^(int|integer|bigint|smallint|float|double|real|numeric|decimal|timestamp|date)\b/i;
 
+/** The columns of dbms.table that its policy declares floating point (a whole 3.0 in them is still a float). */
+export function floatColumns(node: Node, dbms: string, table: string): string[] {
+  return policyColumns(node, dbms, table)
+    .filter(([, type]) => /^(float|double|real)\b/i.test(type.trim()))
+    .map(([name]) => name);
+}
+
 /** The columns of dbms.table, by its policy, that sort alike on every engine. */
 export function orderedColumns(node: Node, dbms: string, table: string): string[] {
   return policyColumns(node, dbms, table)

@@ -53,11 +53,17 @@ export class MergeTable {
   private file?: string;
   private closed = false;
 
-  /** `table`: the name the local query reads; `columns` come first, then any other a reply has; a large merge spills to `spillDir`. */
+  /**
+   * `table`: the name the local query reads; `columns` come first, then any other a reply
+   * has; a large merge spills to `spillDir`. `floats`: columns the table declares floating
+   * point, kept REAL (JSON carries a float 3.0 as 3, which would merge as an integer and
+   * divide as one).
+   */
   constructor(
     private readonly table: string,
     columns: string[],
     private readonly spillDir: string,
+    private readonly floats: string[] = [],
   ) {
     this.db.run(`CREATE TABLE ${quoteIdent(ROWS)} (${quoteIdent(SOURCE)})`);
     this.addColumns(columns);
@@ -66,7 +72,7 @@ export class MergeTable {
   private addColumns(names: string[]): void {
     for (const name of names) {
       if (this.columns.includes(name) || name === SOURCE) continue;
-      this.db.run(`ALTER TABLE ${quoteIdent(ROWS)} ADD COLUMN ${quoteIdent(name)}`);
+      this.db.run(`ALTER TABLE ${quoteIdent(ROWS)} ADD COLUMN ${quoteIdent(name)}${this.floats.includes(name) ? " REAL" : ""}`);
       this.columns.push(name);
     }
   }

@@ -96,6 +96,13 @@ describe("network query plans", () => {
     }
   });
 
+  test("a column the table declares floating point keeps whole values as floats", () => {
+    const merge = new MergeTable("t", ["v", "w"], spill, ["v"]);
+    expect(merge.add(0, ["v", "w"], [[3, 3], [2.5, 2.5]]).ok).toBe(true);
+    const answered = merge.answer("select v / 2, w / 2 from t", false);
+    expect(answered.ok && answered.value.rows).toEqual([[1.5, 1], [1.25, 1.25]]);
+  });
+
   test("merged columns keep each operator's values: an int on one and a float on another", () => {
     const merged = mergeRows("t", ["v"], [{ v: 3 }, { v: 2.5 }, { v: null }, { w: true }], "select sum(v), count(v), count(*), max(w) from t");
     expect(merged.ok && merged.value.rows).toEqual([[5.5, 2, 4, 1]]);

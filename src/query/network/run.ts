@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { type QueryAnswer, formatOf, mapPages, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
-import { dataGroups, orderedColumns, tableColumns } from "./data-nodes.ts";
+import { dataGroups, floatColumns, orderedColumns, tableColumns } from "./data-nodes.ts";
 import { MergeTable, type Merged } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
@@ -106,7 +106,8 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
   const subset = parts[0]!.who.subset;
   const log = queryLog(ctx.node);
   const record = log.begin({ command: query, dbms: parts[0]!.dbms, remote, local, create: "", operators: asks.map((a) => ({ address: a.name, status: "sent", rows: 0 })) });
-  const merge = new MergeTable(table, columns, spillDirOf(ctx));
+  // rows keep a float column's floats (aggregates' partials are cast where it matters: avg)
+  const merge = new MergeTable(table, columns, spillDirOf(ctx), plan.value.mode === "rows" ? floatColumns(ctx.node, parts[0]!.dbms, table) : []);
   let broken: AnyLogError | undefined;
   const failed = (error: AnyLogError): Result<never> => {
     merge.close();
