@@ -9,4 +9,5 @@ import "./blockchain-sync/index.ts";
 import "./streamer/index.ts";
 import "./query-pool/index.ts";
 import "./scheduler/index.ts";
+import "./message-broker/index.ts";
 import "./not-yet-built.ts";

@@ -107,32 +107,6 @@ notYetBuilt({
 });
 
 notYetBuilt({
-  name: "Message Broker",
-  order: 110,
-  aliases: ["message broker", "broker", "local broker"],
-  comesWith: "the message broker work",
-  run: {
-    words: ["run", "message", "broker"],
-    summary: "Accepts MQTT publishers on this node",
-    positional: [
-      { name: "ip", type: "str", help: "external IP", optional: true },
-      { name: "port", type: "int", help: "external port", optional: true },
-      { name: "local_ip", type: "str", help: "local IP", optional: true },
-      { name: "local_port", type: "int", help: "local port", optional: true },
-      { name: "threads", type: "int", help: "worker count", optional: true },
-    ],
-    options: {
-      external_ip: str("external IP"),
-      external_port: { type: "int", help: "external port" },
-      internal_ip: str("local IP"),
-      internal_port: { type: "int", help: "local port" },
-      bind: bool("listen on the one IP only"),
-      threads: { type: "int", help: "worker count" },
-    },
-  },
-});
-
-notYetBuilt({
   name: "SMTP",
   order: 120,
   aliases: ["smtp", "smtp client"],

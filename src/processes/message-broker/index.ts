@@ -1,0 +1,337 @@
+/**
+ * @module processes/message-broker
+ * The node's own MQTT 3.1.1 broker (`run message broker`), built on aedes: MQTT clients
+ * (mosquitto_pub, sensors) publish to it and other MQTT clients subscribe and receive what is
+ * published (QoS 0/1/2, retained messages, optional user/password). Every message a client
+ * publishes is first handed to the node's local bus (messaging/local-bus.ts), where
+ * `broker = local` message clients take it; a QoS 1/2 publisher is acknowledged only once
+ * the bus took the message, and a refusal is not acknowledged (MQTT 3.1.1 has no negative
+ * acknowledgement, so the publisher's connection closes and it sends again). Owns the
+ * listener, the broker's counters and `get local broker`. MQTT 5 clients are refused
+ * (aedes speaks MQTT 3.1 and 3.1.1).
+ */
+import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from "aedes";
+import { timingSafeEqual } from "node:crypto";
+import { type Server, type Socket, createServer } from "node:net";
+import type { Args } from "../../commands/spec.ts";
+import { command } from "../../commands/spec.ts";
+import { addCommands } from "../../commands/table.ts";
+import { localBus } from "../../messaging/local-bus.ts";
+import { listenAddress, type ListenAddress } from "../../network/listen-address.ts";
+import type { Node } from "../../node/node.ts";
+import { type Result, errorText, fail, ok } from "../../util/result.ts";
+import { textTable } from "../../util/text-table.ts";
+import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
+
+const NAME = "Message Broker";
+
+/** One kind of event the broker counts. */
+interface EventCount {
+  count: number;
+  last?: Date;
+}
+
+/** What `get local broker` reports, from the start of the running broker. */
+interface BrokerCounts {
+  /** MQTT clients that connected (CONNACK accepted). */
+  connections: EventCount;
+  /** PUBLISH packets (and wills) received from clients. */
+  publishes: EventCount;
+  /** Messages written to subscribed MQTT clients (retained ones on subscribe included). */
+  delivered: EventCount;
+  /** Messages a local subscriber of the node's bus took (`broker = local` clients). */
+  local: EventCount;
+  /** Refused connections and publishes, protocol and socket errors. */
+  errors: EventCount;
+  lastError?: string;
+}
+
+const freshCounts = (): BrokerCounts => ({
+  connections: { count: 0 },
+  publishes: { count: 0 },
+  delivered: { count: 0 },
+  local: { count: 0 },
+  errors: { count: 0 },
+});
+
+const note = (e: EventCount): void => {
+  e.count++;
+  e.last = new Date();
+};
+
+/** The part of aedes' in-memory persistence the broker asks (its type is not declared by aedes' typings). */
+interface IncomingStore {
+  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
+}
+
+/** Bounded wait for a close callback (a stuck socket must not hold a node's shutdown). */
+const closed = (close: (done: () => void) => void, withinMs = 5_000): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, withinMs);
+    close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+class MessageBroker implements NodeProcess {
+  private server?: Server;
+  private broker?: Aedes;
+  private address?: ListenAddress;
+  private credentials?: { user: string; password: Buffer };
+  private counts = freshCounts();
+  /** Errors already counted where they arose (aedes reports them again as client errors). */
+  private counted = new WeakSet<Error>();
+  /** Bus hand-overs in flight; `stop` waits for them. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly node: Node) {}
+
+  async start(args: Args): Promise<Result<string>> {
+    const address = listenAddress(args, 6);
+    if (!address.ok) return address;
+    const a = address.value;
+    const user = args.str("user");
+    const password = args.str("password");
+    if ((user === undefined) !== (password === undefined)) {
+      return fail("bad_option", "give 'user' and 'password' together (or neither, for a broker without authentication)");
+    }
+    this.credentials = user !== undefined ? { user, password: Buffer.from(password!, "utf8") } : undefined;
+    this.counts = freshCounts();
+    this.counted = new WeakSet();
+
+    const options: AedesOptions = {
+      authorizePublish: (client, packet, callback) => void this.take(client, packet).then((refused) => callback(refused)),
+      authorizeForward: (_client, packet) => {
+        note(this.counts.delivered);
+        return packet;
+      },
+      ...(this.credentials ? { authenticate: (client, username, pass, done) => done(...this.authenticate(client, username, pass)) } : {}),
+    };
+    let broker: Aedes;
+    try {
+      broker = await Aedes.createBroker(options);
+    } catch (e) {
+      return fail("internal", `the MQTT broker did not start: ${errorText(e)}`);
+    }
+    broker.on("clientReady", () => note(this.counts.connections));
+    broker.on("clientError", (client, error) => this.clientError(client, error));
+    broker.on("connectionError", (client, error) => this.clientError(client, error));
+
+    const server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      broker.handle(socket);
+    });
+    const listening = await new Promise<Result<number>>((resolve) => {
+      const onError = (e: Error & { code?: string }) => {
+        const why = e.code === "EADDRINUSE" ? "the port is already in use" : e.code === "EACCES" ? "permission denied" : e.message;
+        resolve(fail("io", `cannot listen on ${a.host}:${a.port}: ${why}`));
+      };
+      server.once("error", onError);
+      server.listen({ host: a.host, port: a.port }, () => {
+        server.off("error", onError);
+        const bound = server.address();
+        resolve(ok(typeof bound === "object" && bound ? bound.port : a.port));
+      });
+    });
+    if (!listening.ok) {
+      await closed((done) => broker.close(done));
+      return listening;
+    }
+    server.on("error", (e) => this.error(`the broker's listener on ${a.host}:${a.port}: ${e.message}`));
+    this.server = server;
+    this.broker = broker;
+    const port = listening.value;
+    this.address = { ...a, port, externalPort: a.port === 0 ? port : a.externalPort };
+    return ok(this.details());
+  }
+
+  /**
+   * aedes' authorizePublish: hands a client's message to the local bus and answers once the
+   * bus took it (aedes sends PUBACK/PUBREC only after this answer). The error, if any, is
+   * why the message is refused: aedes closes the publisher's connection without an ack.
+   */
+  private take(client: Client | null, packet: PublishPacket): Promise<Error | null> {
+    const work = this.handOver(client, packet);
+    const tracked = work.then(() => {});
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    return work;
+  }
+
+  private async handOver(client: Client | null, packet: PublishPacket): Promise<Error | null> {
+    note(this.counts.publishes);
+    const from = client?.id ? `client '${client.id}'` : "a client's will";
+    if (packet.topic.startsWith("$SYS/")) return this.refuse(`${from} published to '${packet.topic}': $SYS topics are the broker's own`);
+    const broker = this.broker;
+    // a QoS 2 message sent again (DUP) after the bus took it and aedes stored it: aedes answers
+    // PUBREC without publishing; the bus must not take it twice
+    if (packet.qos === 2 && packet.dup && client && broker) {
+      // aedes' typings do not declare `persistence`; the memory persistence has this method
+      const store = (broker as unknown as { persistence: IncomingStore }).persistence;
+      const stored = await store.incomingGetPacket(client, packet).then(
+        () => true,
+        () => false,
+      );
+      if (stored) return null;
+    }
+    const bus = localBus(this.node);
+    const taken = bus.hasSubscriber(packet.topic);
+    const payload = typeof packet.payload === "string" ? new TextEncoder().encode(packet.payload) : packet.payload;
+    let result: Result<void>;
+    try {
+      result = await bus.publish({ topic: packet.topic, payload, qos: packet.qos });
+    } catch (e) {
+      result = fail("internal", errorText(e));
+    }
+    if (!result.ok) return this.refuse(`${from} published to '${packet.topic}': the node refused the message, not acknowledged: ${result.error.message}`);
+    if (taken) note(this.counts.local);
+    return null;
+  }
+
+  /** aedes' authenticate: the user and password `run message broker` was given. */
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined): [AuthenticateError | null, boolean] {
+    const want = this.credentials;
+    if (!want) return [null, true];
+    const given = password ?? Buffer.alloc(0);
+    const same = username === want.user && given.length === want.password.length && timingSafeEqual(given, want.password);
+    if (same) return [null, true];
+    const why = username === undefined ? "no user name given" : `user '${username}': bad user name or password`;
+    const error = Object.assign(new Error(`client '${client.id}': connection refused: ${why}`), {
+      returnCode: 4 as AuthenticateError["returnCode"],
+    });
+    this.error(error.message);
+    this.counted.add(error);
+    return [error, false];
+  }
+
+  private refuse(message: string): Error {
+    const error = new Error(message);
+    this.error(message);
+    this.counted.add(error);
+    return error;
+  }
+
+  private clientError(client: Client | null, error: Error): void {
+    // counted where it arose; or a client cut off by `stop` (aedes reports "mqemitter is closed")
+    if (this.counted.has(error) || !this.broker) return;
+    this.error(`${client?.id ? `client '${client.id}'` : "a connection"}: ${error.message}`);
+  }
+
+  private error(message: string): void {
+    note(this.counts.errors);
+    this.counts.lastError = message;
+    this.node.log.warn(`${NAME}: ${message}`);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    const broker = this.broker;
+    this.server = undefined;
+    this.broker = undefined;
+    if (!server || !broker) return;
+    const listenerClosed = closed((done) => server.close(() => done()));
+    await Promise.all([...this.inFlight]);
+    await closed((done) => broker.close(done));
+    for (const s of this.sockets) s.destroy();
+    await listenerClosed;
+  }
+
+  status(): ProcessStatus {
+    return this.server ? "Running" : "Not declared";
+  }
+
+  details(): string {
+    const a = this.address;
+    if (!this.server || !a) return "";
+    return `Listening on: ${a.externalIp}:${a.externalPort}, Threads Pool: ${a.threads}${this.credentials ? ", Authentication: user" : ""}`;
+  }
+
+  info(): Record<string, unknown> {
+    const a = this.address;
+    if (!this.server || !a) return {};
+    return {
+      external: `${a.externalIp}:${a.externalPort}`,
+      internal: a.internalIp ? `${a.internalIp}:${a.internalPort ?? a.port}` : undefined,
+      listening: `${a.host}:${a.port}`,
+      bind: a.bind,
+      threads: a.threads,
+      authentication: this.credentials ? "user" : "none",
+      clients: this.broker?.connectedClients ?? 0,
+      publishes: this.counts.publishes.count,
+    };
+  }
+
+  /** `get local broker`: the counters of the running broker; undefined when it does not run. */
+  report(): { json: Record<string, unknown>; text: string } | undefined {
+    if (!this.server || !this.address) return undefined;
+    const c = this.counts;
+    const events: Array<[string, string, EventCount]> = [
+      ["connections", "Connections", c.connections],
+      ["publishes", "Publishes received", c.publishes],
+      ["delivered", "Delivered to subscribers", c.delivered],
+      ["local", "Taken by local subscribers", c.local],
+      ["errors", "Errors", c.errors],
+    ];
+    const json: Record<string, unknown> = {
+      listening: `${this.address.externalIp}:${this.address.externalPort}`,
+      clients_connected: this.broker?.connectedClients ?? 0,
+    };
+    for (const [key, , e] of events) json[key] = { count: e.count, last: e.last?.toISOString() ?? null };
+    (json.errors as Record<string, unknown>).last_error = c.lastError ?? null;
+    const head = `Message broker listening on ${String(json.listening)}, clients connected: ${String(json.clients_connected)}`;
+    const table = textTable(["Event", "Count", "Last"], events.map(([, label, e]) => [label, e.count, e.last?.toISOString() ?? ""]));
+    return { json, text: `${head}\n${table}\nLast error: ${c.lastError ?? "none"}` };
+  }
+}
+
+registerProcess({
+  name: NAME,
+  order: 110,
+  aliases: ["message broker", "broker", "local broker"],
+  run: {
+    words: ["run", "message", "broker"],
+    summary: "Makes the node an MQTT 3.1.1 broker: clients publish to it and subscribe to it; published messages go to the node's local subscribers",
+    positional: [
+      { name: "ip", type: "str", help: "external IP", optional: true },
+      { name: "port", type: "int", help: "external port", optional: true },
+      { name: "local_ip", type: "str", help: "local IP", optional: true },
+      { name: "local_port", type: "int", help: "local port", optional: true },
+      { name: "threads", type: "int", help: "worker count", optional: true },
+    ],
+    options: {
+      external_ip: { type: "str", help: "external IP" },
+      external_port: { type: "int", help: "external port" },
+      internal_ip: { type: "str", help: "local IP" },
+      internal_port: { type: "int", help: "local port" },
+      bind: { type: "bool", help: "listen on the one IP only (default false: every IP)" },
+      threads: { type: "int", help: "worker count" },
+      user: { type: "str", help: "user name MQTT clients must give (with password)" },
+      password: { type: "str", help: "password MQTT clients must give (with user)" },
+    },
+    examples: [
+      "run message broker !external_ip !anylog_broker_port !ip !anylog_broker_port",
+      "run message broker where external_ip = !external_ip and external_port = 32150 and internal_ip = !ip and internal_port = 32150 and bind = false and threads = 6",
+      "run message broker where external_ip = !ip and external_port = 32150 and user = sensors and password = !broker_password",
+    ],
+  },
+  create: (node) => new MessageBroker(node),
+});
+
+addCommands(
+  command({
+    words: ["get", "local", "broker"],
+    summary: "The node's MQTT broker: connections, publishes received, messages delivered, errors (count, last time, last error)",
+    method: "GET",
+    options: { format: { type: "str", help: "json for a JSON reply, text otherwise" } },
+    examples: ["get local broker", "get local broker where format = json"],
+    handler(ctx, args) {
+      const proc = ctx.node.processes.get(NAME);
+      const report = proc instanceof MessageBroker ? proc.report() : undefined;
+      if (!report) return fail("unavailable", "the message broker is not running on this node: start it with 'run message broker <ip> <port>'");
+      return ok(args.str("format") === "json" ? report.json : report.text);
+    },
+  }),
+);
