@@ -29,4 +29,6 @@ export interface CommandContext {
   stream?: boolean;
   /** Aborts when the asker gives up (a REST timeout, a cancelled peer request): work under way stops. */
   signal?: AbortSignal;
+  /** The bytes a peer sent with its command (the frame's body: a publisher's file). */
+  payload?: Uint8Array;
 }

@@ -5,6 +5,7 @@
 import "./tcp-server/index.ts";
 import "./rest-server/index.ts";
 import "./operator/index.ts";
+import "./publisher/index.ts";
 import "./blockchain-sync/index.ts";
 import "./streamer/index.ts";
 import "./query-pool/index.ts";

@@ -12,30 +12,6 @@ const str = (help: string) => ({ type: "str", help }) as const;
 const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 notYetBuilt({
-  name: "Publisher",
-  order: 40,
-  aliases: ["publisher"],
-  comesWith: "the publisher work",
-  run: {
-    words: ["run", "publisher"],
-    summary: "Routes data files to the operators that host their tables",
-    options: {
-      watch_dir: dir("watched"),
-      bkup_dir: dir("backup"),
-      error_dir: dir("error"),
-      delete_json: bool("delete the JSON file after it is sent"),
-      delete_sql: bool("delete the SQL file after it is sent"),
-      compress_json: bool("compress the JSON file after it is sent"),
-      compress_sql: bool("compress the SQL file after it is sent"),
-      company: str("company that owns the data (default: the dbms name)"),
-      master_node: { type: "ipport", help: "the master node (ip:port)" },
-      dbms_name: str("file-name segment that holds the dbms name"),
-      table_name: str("file-name segment that holds the table name"),
-    },
-  },
-});
-
-notYetBuilt({
   name: "Distributor",
   order: 70,
   aliases: ["distributor", "data distributor"],

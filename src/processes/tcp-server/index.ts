@@ -27,19 +27,22 @@ class TcpServer implements NodeProcess {
     const address = listenAddress(args, 6);
     if (!address.ok) return address;
     const a = address.value;
-    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked));
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body));
     if (!listening.ok) return listening;
     this.listener = listening.value;
     this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
     return ok(this.details());
   }
 
-  /** Runs a peer's command; a large query answer goes back in pages when the peer takes them (a network query's operator part). */
-  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }): Promise<PeerReply> {
+  /**
+   * Runs a peer's command (with the request's body as its `payload`: a publisher's file); a
+   * large query answer goes back in pages when the peer takes them (a network query's operator part).
+   */
+  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }, payload?: Uint8Array): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
     if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${command}`);
-    const ctx = { ...this.node.context("peer"), peer: remote, stream: asked.takesPages, signal: asked.signal };
+    const ctx = { ...this.node.context("peer"), peer: remote, stream: asked.takesPages, signal: asked.signal, payload };
     const result = await queryPool(this.node).run(() => this.node.execute(command, ctx));
     if (!result.ok) return { ok: false, code: result.error.code, message: result.error.message };
     const reply = result.value;
