@@ -144,6 +144,21 @@ describe("publisher", () => {
     expect(await count(opB, "tc")).toBe(0); // the metadata's cluster for tc is B's
   });
 
+  test("a table no operator hosts stays with its error; data the operator refuses goes to the error directory", async () => {
+    drop("td", 2); // no table policy, no cluster for pub.td
+    await waitFor("the error is counted", async () => {
+      const r = await command(pubUrl, "get publisher where format = json");
+      const t = (r.json as { tables: Array<{ table: string; errors: number; last_error: string | null }> }).tables.find((x) => x.table === "td");
+      return t && t.errors > 0 && /no operator hosts pub\.td/.test(t.last_error ?? "");
+    }, 10_000);
+    expect(dataFiles(pubWatch).some((f) => f.startsWith("pub.td."))).toBe(true);
+    drop("ta", 0, "{not json");
+    await waitFor("the refused file is in the error directory with its reason", () => {
+      const names = existsSync(pubErr) ? readdirSync(pubErr) : [];
+      return names.some((f) => f.startsWith("pub.ta.") && f.endsWith(".json")) && names.some((f) => f.endsWith(".err.txt"));
+    }, 10_000);
+  });
+
   test("a node that runs an operator is refused as a publisher", async () => {
     const r = await command(opA.url, `run publisher where watch_dir = ${join(work, "a", "pubwatch")}`, true);
     expect(r.status).not.toBe(200);
