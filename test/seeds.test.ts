@@ -232,7 +232,7 @@ describe.skipIf(!seedsPresent)("seed documents parse as written", () => {
       "run streamer {prep_dir=[path to prep directory] watch_dir=[path to watch directory] err_dir=[path to err directory]}",
       "get streaming", // its own command (AnyLog's table of buffers), no longer the process's get
       "run message broker <ip:[ip]> <port:[port]> <local_ip:[local ip]> <local_port:[Local port]> <threads:[threads]>",
-      "get <process:local broker>",
+      "get local broker",
     ]);
     // usage lines with [placeholders] that are not values, and the seed's `]]` typo, are clear errors
     expect(parsed.filter((l) => l.startsWith("ERROR"))).toEqual([

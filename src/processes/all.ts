@@ -10,5 +10,6 @@ import "./blockchain-sync/index.ts";
 import "./streamer/index.ts";
 import "./query-pool/index.ts";
 import "./scheduler/index.ts";
+import "./msg-client/index.ts";
 import "./message-broker/index.ts";
 import "./not-yet-built.ts";

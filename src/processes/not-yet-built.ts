@@ -56,33 +56,6 @@ notYetBuilt({
 });
 
 notYetBuilt({
-  name: "MQTT",
-  order: 100,
-  aliases: ["mqtt", "mqtt client", "msg client"],
-  comesWith: "the MQTT work",
-  runAlso: [["run", "msg", "client"]],
-  run: {
-    words: ["run", "mqtt", "client"],
-    summary: "Subscribes to broker topics and maps messages to table rows",
-    options: {
-      broker: str("broker host, 'local' or 'rest'"),
-      port: { type: "int", help: "broker port" },
-      user: str("broker user"),
-      password: str("broker password"),
-      log: bool("log each message"),
-      user_agent: str("REST user agent"),
-      topic: {
-        type: "nested",
-        multiple: true,
-        help: "a topic and how its messages map to columns",
-        options: { name: str("topic name"), dbms: str("database"), table: str("table") },
-        patterns: [{ prefix: "column.", spec: { type: "any", help: "column mapping" } }],
-      },
-    },
-  },
-});
-
-notYetBuilt({
   name: "SMTP",
   order: 120,
   aliases: ["smtp", "smtp client"],
