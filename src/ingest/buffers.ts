@@ -13,6 +13,7 @@
 import { nodeSlot } from "../node/slot.ts";
 import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import type { JournalRef } from "./journal.ts";
+import type { ColumnType } from "./columns.ts";
 import type { SpooledRows } from "./spool.ts";
 import { type UnitOutcome, isTransient } from "./ingest.ts";
 import type { DataRow } from "./rows.ts";
@@ -39,6 +40,8 @@ export interface BufferedUnit {
   source: string;
   /** A big body's spool file (then `rows` is empty). */
   spooled?: SpooledRows;
+  /** Column types its sender declared (IngestUnit.types). */
+  types?: Map<string, ColumnType>;
   /** In the journal: acknowledged, so kept through outages until it is stored. */
   ref?: JournalRef;
   /** Someone waits for it to be stored (write_immediate, no streamer). */

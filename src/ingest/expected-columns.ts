@@ -19,7 +19,7 @@ export class ExpectedColumns {
    * Checks rows against the table's expected columns and, when they fit, adds the types
    * their new keys give. The error names the row and the column, as the table writer's does.
    */
-  async admit(db: Database, table: string, rows: DataRow[]): Promise<Result<void>> {
+  async admit(db: Database, table: string, rows: DataRow[], declared?: Map<string, ColumnType>): Promise<Result<void>> {
     const key = `${db.name}.${table}`;
     let columns = this.tables.get(key);
     if (!columns) {
@@ -46,7 +46,7 @@ export class ExpectedColumns {
       }
     }
     if (fresh) {
-      for (const [c, t] of inferColumns(rows)) {
+      for (const [c, t] of declared ?? inferColumns(rows)) {
         if (!columns.has(c) && !(BOOKKEEPING as readonly string[]).includes(c)) columns.set(c, t);
       }
     }

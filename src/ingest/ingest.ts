@@ -15,6 +15,7 @@ import { type Database, quoteName } from "../storage/database.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import type { DataRow } from "./rows.ts";
+import type { ColumnType } from "./columns.ts";
 import { type ClaimResult, TSD_DBMS, claim, requireTsdInfo, settle } from "./tsd-info.ts";
 import { type SpooledRows, spooledChunks } from "./spool.ts";
 import { SharedInserts, type WriteOptions, type WriteReport, forgetColumns, writeRows } from "./table-writer.ts";
@@ -27,6 +28,11 @@ export interface IngestUnit {
   rows: DataRow[];
   /** A body too big to hold: its rows are in a spool file, read chunk by chunk (then `rows` is empty). */
   spooled?: SpooledRows;
+  /**
+   * Column types its sender declared (a message client's mapping: `float` for a value that
+   * came as 20): a new table or column takes them instead of the types the values suggest.
+   */
+  types?: Map<string, ColumnType>;
 }
 
 /** How many rows a unit holds. */
@@ -195,7 +201,7 @@ async function storeUnits(node: Node, dbms: string, table: string, units: Ingest
 
 /** Writes a unit's rows: at once, or a spooled body chunk by chunk (same transaction, the whole body's column types). */
 async function writeUnit(tx: Database, table: string, unit: IngestUnit, fileId: number, options: WriteOptions): Promise<Result<WriteReport>> {
-  if (!unit.spooled) return writeRows(tx, table, unit.rows, fileId, options);
+  if (!unit.spooled) return writeRows(tx, table, unit.rows, fileId, unit.types ? { ...options, types: unit.types } : options);
   let created: string | undefined;
   let seen = 0;
   for (const chunk of spooledChunks(unit.spooled.path)) {

@@ -25,6 +25,7 @@ import { logger } from "../util/log.ts";
 import { AnyLogError, type Result, fail, ok } from "../util/result.ts";
 import { type BufferReport, type BufferedUnit, StreamingBuffers, bufferThresholds } from "./buffers.ts";
 import { ExpectedColumns } from "./expected-columns.ts";
+import type { ColumnType } from "./columns.ts";
 import { type DataFileName, dataFileName, dataName } from "./file-name.ts";
 import { type IngestUnit, type UnitOutcome, ingestUnits, isTransient } from "./ingest.ts";
 import { Journal, type JournalStatus } from "./journal.ts";
@@ -119,7 +120,7 @@ export class Intake {
     intake.removeOrphanSpools(new Set(left.flatMap((l) => (l.entry.spooled ? [l.entry.spooled.path] : []))));
     for (const { entry, ref } of left) {
       const rows = entry.spooled ? ok([]) : parseRows(entry.body);
-      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref, spooled: entry.spooled };
+      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref, spooled: entry.spooled, types: entry.types };
       if (!rows.ok) intake.settled(entry.dbms, entry.table, unit, { status: "failed", error: rows.error }, entry.body);
       else intake.buffers.add(entry.dbms, entry.table, unit);
     }
@@ -196,14 +197,14 @@ export class Intake {
   }
 
   /** Rows already parsed (a message client's), for `dbms.table`. */
-  async putRows(dbms: string, table: string, rows: DataRow[], source: string): Promise<Result<Accepted>> {
+  async putRows(dbms: string, table: string, rows: DataRow[], source: string, types?: Map<string, ColumnType>): Promise<Result<Accepted>> {
     const names = this.names(dbms, table);
     if (!names.ok) return names;
     const [d, t] = names.value;
     const body = rowsText(rows);
     const parsed = parseRows(body); // the same names and checks as text
     if (!parsed.ok) return parsed;
-    return this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source }, body);
+    return this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}) }, body);
   }
 
   /**
@@ -308,10 +309,10 @@ export class Intake {
       // (a spooled body's chunks were admitted as they were read)
       const db = this.node.databases.require(dbms);
       if (!db.ok) return db;
-      const admitted = await this.expected.admit(db.value, table, unit.rows);
+      const admitted = await this.expected.admit(db.value, table, unit.rows, unit.types);
       if (!admitted.ok) return admitted;
     }
-    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body, spooled: unit.spooled });
+    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body, spooled: unit.spooled, types: unit.types });
     if (!ref.ok) {
       this.expected.forget(dbms, table); // the types this unit gave new keys are not coming
       return ref;

@@ -10,7 +10,8 @@
  *
  * Segment files are `<dir>/<12-digit sequence>.jrn`; a record is
  * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`, and for
- * a spooled body `f: spool file, n: rows, y: [[column, type], ...]` instead of its text.
+ * a spooled body `f: spool file, n: rows, y: [[column, type], ...]` instead of its text;
+ * `c: [[column, type], ...]` the column types its sender declared (a message client's mapping).
  */
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +31,8 @@ export interface JournalEntry {
   body: string;
   /** A big body's spool file (already fsynced), instead of its text. */
   spooled?: SpooledRows;
+  /** Column types the sender declared (IngestUnit.types). */
+  types?: Map<string, ColumnType>;
 }
 
 /** Where an entry is, for `done`. */
@@ -137,7 +140,8 @@ export class Journal {
     if (this.closed) return fail("unavailable", "the journal is closed: the operator is stopping");
     const sp = entry.spooled;
     const spool = sp ? { f: sp.path, n: sp.rows, y: [...sp.types] } : {};
-    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body, ...spool }), "utf8");
+    const declared = entry.types ? { c: [...entry.types] } : {};
+    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body, ...spool, ...declared }), "utf8");
     const record = Buffer.allocUnsafe(HEADER + payload.length);
     record.writeUInt32LE(payload.length, 0);
     record.writeUInt32LE(Bun.hash.crc32(payload), 4);
@@ -298,16 +302,17 @@ function readSegment(path: string): { entries: JournalEntry[]; validBytes: numbe
     if (off + HEADER + length > data.length) break;
     const payload = data.subarray(off + HEADER, off + HEADER + length);
     if (Bun.hash.crc32(payload) !== crc) break;
-    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown; f?: unknown; n?: unknown; y?: unknown };
+    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown; f?: unknown; n?: unknown; y?: unknown; c?: unknown };
     try {
       parsed = JSON.parse(payload.toString("utf8"));
     } catch {
       break;
     }
-    const { d, t, h, s, b, f, n, y } = parsed;
+    const { d, t, h, s, b, f, n, y, c } = parsed;
     if (typeof d !== "string" || typeof t !== "string" || typeof h !== "string" || typeof b !== "string") break;
     const spooled = typeof f === "string" && typeof n === "number" && Array.isArray(y) ? { path: f, rows: n, types: new Map(y as Array<[string, ColumnType]>) } : undefined;
-    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b, spooled });
+    const types = Array.isArray(c) ? new Map(c as Array<[string, ColumnType]>) : undefined;
+    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b, spooled, ...(types ? { types } : {}) });
     off += HEADER + length;
   }
   return { entries, validBytes: off, totalBytes: data.length };

@@ -40,7 +40,13 @@ export interface MappedRows {
   dbms: string;
   table: string;
   rows: Array<Record<string, unknown>>;
+  /** The columns' types as the mapping declares them (a float that came as 20 is still a float). */
+  types: Map<string, StoredType>;
 }
+
+/** A mapping type as the intake names column types. */
+export type StoredType = "text" | "int" | "float" | "timestamp" | "bool";
+const STORED: Record<ColumnType, StoredType> = { str: "text", int: "int", float: "float", timestamp: "timestamp", bool: "bool" };
 
 const TOPIC_KEYS = new Set(["name", "dbms", "table", "qos"]);
 
@@ -184,7 +190,7 @@ function mapOne(rule: TopicRule, message: unknown, now: string): Result<MappedRo
     }
     rows.push(row);
   }
-  return ok({ dbms: dbms.value, table: table.value, rows });
+  return ok({ dbms: dbms.value, table: table.value, rows, types: new Map(rule.columns.map((c) => [c.name, STORED[c.type]])) });
 }
 
 /** A payload's rows, grouped by dbms.table; a JSON list is one message per element. */

@@ -148,18 +148,21 @@ export class MessageClient {
   }
 
   /**
-   * A message held by its broker until this resolves: stored, refused for good (counted, not
-   * retried: it cannot fit), or tried again while the intake cannot take it (the node's
-   * database away, no operator yet), so an acknowledged message is always a stored one.
+   * A message held by its broker until this resolves: stored; refused for good (counted,
+   * logged with log_error, and taken: sent again it would fail again, and a broker that
+   * redelivers it would never get past it); or tried again while the intake cannot take it
+   * (the node's database away, no operator yet), so an acknowledged message is always a
+   * stored or a counted one. Only a client stopped meanwhile leaves the message unacknowledged.
    */
   private async takeHeld(rule: TopicRule, topic: string, text: string): Promise<Result<void>> {
     let wait = 250;
     for (;;) {
       const r = await this.store(rule, topic, text);
-      if (r.ok || !transient(r.error.code) || this.stopped) {
+      if (r.ok || !transient(r.error.code)) {
         this.settle(rule, topic, text, r);
-        return r.ok ? ok(undefined) : r;
+        return ok(undefined);
       }
+      if (this.stopped) return fail(r.error.code, `${r.error.message} (the client stopped before it was stored)`);
       this.noteError(r.error.message); // not yet counted: the message is still to be stored
       await Bun.sleep(wait);
       wait = Math.min(MAX_RETRY_MS, wait * 2);
@@ -181,7 +184,7 @@ export class MessageClient {
     if (!intake) return fail("unavailable", `topic '${topic}': ${NO_OPERATOR}`);
     let rows = 0;
     for (const group of mapped.value) {
-      const stored = await intake.putRows(group.dbms, group.table, group.rows, `mqtt:${topic}`);
+      const stored = await intake.putRows(group.dbms, group.table, group.rows, `mqtt:${topic}`, group.types);
       if (!stored.ok) return fail(stored.error.code, `topic '${topic}': ${stored.error.message}`);
       rows += stored.value.rows;
     }
