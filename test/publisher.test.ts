@@ -163,6 +163,10 @@ describe("publisher", () => {
     const r = await command(opA.url, `run publisher where watch_dir = ${join(work, "a", "pubwatch")}`, true);
     expect(r.status).not.toBe(200);
     expect(r.text).toMatch(/runs an operator/);
+    // and the other way round: a publisher node refuses an operator
+    const o = await command(pubUrl, "run operator where create_table = true", true);
+    expect(o.status).toBe(409);
+    expect(o.text).toMatch(/runs the publisher/);
   });
 
   test("exit publisher stops it", async () => {

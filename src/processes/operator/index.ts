@@ -102,6 +102,10 @@ class Operator implements NodeProcess {
   constructor(private readonly node: Node) {}
 
   async start(args: Args): Promise<Result<string>> {
+    // AnyLog: a node is a publisher or an operator, not both (the publisher sends its files away)
+    if (this.node.processes.get("Publisher")?.status() === "Running") {
+      return fail("conflict", "this node runs the publisher: a node is a publisher or an operator, not both ('exit publisher' first)");
+    }
     const d = (key: string, fallback: string) => args.str(key) ?? this.node.dictionary.lookup(fallback) ?? join(this.node.dictionary.lookup("anylog_path") ?? ".", "data", fallback);
     const s: Settings = {
       policy: args.str("policy"),
