@@ -211,7 +211,7 @@ describe.skipIf(!seedsPresent)("seed documents parse as written", () => {
       "get operator",
       "run publisher {delete_json=true delete_sql=true}",
       "run publisher {company=anylog delete_json=true delete_sql=true}",
-      "get <process:publisher>",
+      "get publisher", // its own command (get publisher [files | summary | config | distribution])
       "run blockchain sync {source=blockchain platform=ethereum time=30 seconds dest=file}",
       "run blockchain sync {source=master time=1 minute dest=file connection=!ip_port}",
       "run blockchain sync",

@@ -10,7 +10,7 @@
  * The operator disposes of its watch-directory files with one; the publisher, the blobs
  * archiver and the HA distributor of theirs.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { writeFileAtomic } from "../util/atomic-file.ts";
@@ -64,11 +64,9 @@ export class FileDisposal {
     const moved = moveTo(path, dir, false);
     if (!moved.ok) return fail("io", `cannot move ${basename(path)} to ${dir}: ${moved.error.message}`);
     if (moved.value.kind === "missing") return moved;
-    try {
-      writeFileSync(join(dir, `${basename(path)}.err.txt`), `${reason}\n`);
-    } catch (e) {
-      return fail("io", `moved ${basename(path)} to ${dir} but cannot write its reason: ${errorText(e)}`);
-    }
+    // written whole or not at all: whoever sees the reason file reads all of it
+    const why = writeFileAtomic(join(dir, `${basename(path)}.err.txt`), `${reason}\n`);
+    if (!why.ok) return fail("io", `moved ${basename(path)} to ${dir} but cannot write its reason: ${why.error.message}`);
     return moved;
   }
 }
