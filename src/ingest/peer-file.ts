@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { command } from "../commands/spec.ts";
 import { addCommands } from "../commands/table.ts";
 import type { Node } from "../node/node.ts";
+import { nodeSlot } from "../node/slot.ts";
 import { diskReason } from "../util/disk.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { type DataFileName, dataName, parseDataFileName } from "./file-name.ts";
@@ -29,13 +30,12 @@ export interface PeerFileStored {
 }
 
 /** Per node and dbms.table: the store in progress (files of one table are stored one after the other). */
-const chains = new WeakMap<Node, Map<string, Promise<unknown>>>();
+const chainsOf = nodeSlot(() => new Map<string, Promise<unknown>>());
 let sequence = 0;
 
 /** Runs `work` after the stores of `key` already under way. */
 function serialized<T>(node: Node, key: string, work: () => Promise<T>): Promise<T> {
-  let m = chains.get(node);
-  if (!m) chains.set(node, (m = new Map()));
+  const m = chainsOf(node);
   const before = m.get(key) ?? Promise.resolve();
   const mine = before.then(work, work);
   const tail = mine.catch(() => undefined);

@@ -22,6 +22,7 @@ import { dataName } from "../../ingest/file-name.ts";
 import "../../ingest/peer-file.ts"; // the operator side: `file store`
 import { parseDestinations } from "../../network/peers.ts";
 import type { Node } from "../../node/node.ts";
+import { nodeSlot } from "../../node/slot.ts";
 import { dataGroups } from "../../query/network/data-nodes.ts";
 import { type ErrorCode, type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
@@ -86,13 +87,7 @@ type PublisherView = (typeof VIEWS)[number];
 const DATA_ERRORS: ReadonlySet<ErrorCode> = new Set(["bad_value", "syntax"]);
 
 /** `set data distribution` of each node: `dbms.table` (either may be `*`) to addresses. */
-const distributions = new WeakMap<Node, Map<string, string[]>>();
-
-function distributionOf(node: Node): Map<string, string[]> {
-  let m = distributions.get(node);
-  if (!m) distributions.set(node, (m = new Map()));
-  return m;
-}
+const distributionOf = nodeSlot(() => new Map<string, string[]>());
 
 /** `file_name[1]`, `1`: a segment number. */
 function segment(value: string | undefined, fallback: number, key: string): Result<number> {
