@@ -62,3 +62,14 @@ export function listenAddress(args: Args, defaultThreads: number): Result<Listen
     threads,
   });
 }
+
+/** Where a listener listens, as `get <process>` shows it. */
+export function addressInfo(a: ListenAddress): Record<string, unknown> {
+  return {
+    external: `${a.externalIp}:${a.externalPort}`,
+    internal: a.internalIp ? `${a.internalIp}:${a.internalPort ?? a.port}` : undefined,
+    listening: `${a.host}:${a.port}`,
+    bind: a.bind,
+    threads: a.threads,
+  };
+}

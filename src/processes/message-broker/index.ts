@@ -17,7 +17,7 @@ import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { localBus } from "../../messaging/local-bus.ts";
-import { listenAddress, type ListenAddress } from "../../network/listen-address.ts";
+import { addressInfo, listenAddress, type ListenAddress } from "../../network/listen-address.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
@@ -253,11 +253,7 @@ class MessageBroker implements NodeProcess {
     const a = this.address;
     if (!this.server || !a) return {};
     return {
-      external: `${a.externalIp}:${a.externalPort}`,
-      internal: a.internalIp ? `${a.internalIp}:${a.internalPort ?? a.port}` : undefined,
-      listening: `${a.host}:${a.port}`,
-      bind: a.bind,
-      threads: a.threads,
+      ...addressInfo(a),
       authentication: this.credentials ? "user" : "none",
       clients: this.broker?.connectedClients ?? 0,
       publishes: this.counts.publishes.count,

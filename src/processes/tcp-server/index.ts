@@ -6,7 +6,7 @@
  * ends `anylog start` with exit 1 unless the script's `on error` covers it (cli/start.ts).
  */
 import type { Args } from "../../commands/spec.ts";
-import { listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
+import { addressInfo, listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
 import type { PeerListener, PeerReply } from "../../network/transport.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, ok } from "../../util/result.ts";
@@ -72,11 +72,7 @@ class TcpServer implements NodeProcess {
     const a = this.address;
     if (!this.listener || !a) return {};
     return {
-      external: `${a.externalIp}:${a.externalPort}`,
-      internal: a.internalIp ? `${a.internalIp}:${a.internalPort ?? a.port}` : undefined,
-      listening: `${a.host}:${a.port}`,
-      bind: a.bind,
-      threads: a.threads,
+      ...addressInfo(a),
       requests: this.served,
     };
   }
