@@ -42,6 +42,8 @@ export interface BufferedUnit {
   spooled?: SpooledRows;
   /** Column types its sender declared (IngestUnit.types). */
   types?: Map<string, ColumnType>;
+  /** The ids of the broker messages it holds (journaled with it). */
+  messages?: string[];
   /** In the journal: acknowledged, so kept through outages until it is stored. */
   ref?: JournalRef;
   /** Someone waits for it to be stored (write_immediate, no streamer). */
@@ -164,7 +166,8 @@ export class StreamingBuffers {
         const kept: BufferedUnit[] = [];
         batch.forEach((unit, i) => {
           const o: UnitOutcome = outcomes[i] ?? { status: "failed", error: new AnyLogError("internal", "the writer gave no outcome for this unit") };
-          if (o.status === "failed" && isTransient(o.error) && unit.ref && !unit.waiter) {
+          if (o.status === "failed" && isTransient(o.error) && unit.ref) {
+            // journaled: kept until its database takes it (one waited for is answered then)
             kept.push(unit);
             b.lastError = o.error.message;
             return;

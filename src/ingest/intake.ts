@@ -10,7 +10,9 @@
  *   - or stores it before answering (`write_immediate`, no streamer, watch-directory files).
  * Stored means durable: `ingestUnits` syncs every commit it makes. A body too big to hold
  * in memory (`putStream`) is spooled to disk chunk by chunk and stored from there.
- * On open, what the journal holds from the previous run is stored first. Acknowledged data
+ * On open, what the journal holds from the previous run is stored first. The ids of broker
+ * messages taken lately (kept with them in the journal) let a message client recognise a
+ * message its broker sends again because the acknowledgement was lost in a crash. Acknowledged data
  * that turns out to be refused when it is written goes to the error directory with the
  * reason beside it; nothing acknowledged is dropped. Outcomes go to whoever listens
  * (the operator's statistics); the intake never calls into a process.
@@ -62,6 +64,9 @@ export interface IntakeEvent {
   outcome: UnitOutcome;
 }
 
+/** How many message ids the intake remembers (the newest), beside those in its journal. */
+const RECENT_MESSAGES = 200_000;
+
 /** Counts per dbms.table for `get streaming`. */
 interface TableCounts {
   putFiles: number;
@@ -97,6 +102,8 @@ export class Intake {
   private readonly expected = new ExpectedColumns();
   private readonly listeners = new Set<(e: IntakeEvent) => void>();
   private readonly counts = new Map<string, TableCounts>();
+  /** Ids of the broker messages taken lately, oldest first (a Set keeps insertion order). */
+  private readonly recentMessages = new Set<string>();
 
   private constructor(
     private readonly node: Node,
@@ -117,10 +124,11 @@ export class Intake {
     if (!opened.ok) return opened;
     const intake = new Intake(node, settings, opened.value.journal);
     const left = opened.value.left;
+    intake.rememberMessages(opened.value.messages);
     intake.removeOrphanSpools(new Set(left.flatMap((l) => (l.entry.spooled ? [l.entry.spooled.path] : []))));
     for (const { entry, ref } of left) {
       const rows = entry.spooled ? ok([]) : parseRows(entry.body);
-      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref, spooled: entry.spooled, types: entry.types };
+      const unit: BufferedUnit = { hash: entry.hash, rows: rows.ok ? rows.value : [], bytes: entry.body.length, source: entry.source, ref, spooled: entry.spooled, types: entry.types, messages: entry.messages };
       if (!rows.ok) intake.settled(entry.dbms, entry.table, unit, { status: "failed", error: rows.error }, entry.body);
       else intake.buffers.add(entry.dbms, entry.table, unit);
     }
@@ -196,15 +204,38 @@ export class Intake {
     return taken;
   }
 
-  /** Rows already parsed (a message client's), for `dbms.table`. */
-  async putRows(dbms: string, table: string, rows: DataRow[], source: string, types?: Map<string, ColumnType>): Promise<Result<Accepted>> {
+  /**
+   * Rows already parsed (a message client's), for `dbms.table`. `types`: the column types
+   * its mapping declares; `messages`: the ids of the broker messages they came in, which
+   * `holdsMessage` knows once this succeeds.
+   */
+  async putRows(dbms: string, table: string, rows: DataRow[], source: string, extra: { types?: Map<string, ColumnType>; messages?: string[] } = {}): Promise<Result<Accepted>> {
     const names = this.names(dbms, table);
     if (!names.ok) return names;
     const [d, t] = names.value;
     const body = rowsText(rows);
     const parsed = parseRows(body); // the same names and checks as text
     if (!parsed.ok) return parsed;
-    return this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}) }, body);
+    const { types, messages } = extra;
+    const taken = await this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}), ...(messages ? { messages } : {}) }, body);
+    if (taken.ok && messages) this.rememberMessages(messages);
+    return taken;
+  }
+
+  /** Whether the broker message `id` was taken lately (by `putRows`), here or before a restart. */
+  holdsMessage(id: string): boolean {
+    return this.recentMessages.has(id);
+  }
+
+  private rememberMessages(ids: string[]): void {
+    for (const id of ids) this.recentMessages.add(id);
+    const over = this.recentMessages.size - RECENT_MESSAGES;
+    if (over <= 0) return;
+    let n = 0;
+    for (const id of this.recentMessages) {
+      if (n++ >= over) break;
+      this.recentMessages.delete(id);
+    }
   }
 
   /**
@@ -293,11 +324,17 @@ export class Intake {
     return ok([d.value, t.value]);
   }
 
-  /** A streaming unit: journaled and acknowledged, or stored before the answer. */
+  /**
+   * A streaming unit: journaled and acknowledged, or stored before the answer. A unit of
+   * broker messages is journaled even when it is stored before the answer: their ids must
+   * survive a crash (see `holdsMessage`); while its database is away it waits, in the
+   * journal, and its sender waits with it.
+   */
   private async take(dbms: string, table: string, unit: BufferedUnit, body: string): Promise<Result<Accepted>> {
     const counts = this.countsOf(dbms, table);
     const rows = unit.spooled?.rows ?? unit.rows.length;
-    if (!this.journals(dbms, table)) {
+    const acknowledged = this.journals(dbms, table);
+    if (!acknowledged && !unit.messages?.length) {
       const outcome = await new Promise<UnitOutcome>((resolve) => this.buffers.add(dbms, table, { ...unit, waiter: resolve }));
       if (outcome.status === "failed") return { ok: false, error: outcome.error }; // bad data 400, a full disk 500, a database down 503
       counts.streamingCalls++;
@@ -312,15 +349,21 @@ export class Intake {
       const admitted = await this.expected.admit(db.value, table, unit.rows, unit.types);
       if (!admitted.ok) return admitted;
     }
-    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body, spooled: unit.spooled, types: unit.types });
+    const ref = await this.journal.append({ dbms, table, hash: unit.hash, source: unit.source, body, spooled: unit.spooled, types: unit.types, messages: unit.messages });
     if (!ref.ok) {
       this.expected.forget(dbms, table); // the types this unit gave new keys are not coming
       return ref;
     }
-    this.buffers.add(dbms, table, { ...unit, ref: ref.value });
     counts.streamingCalls++;
     counts.streamingRows += rows;
-    return ok({ hash: unit.hash, rows, via: "journal" });
+    if (acknowledged) {
+      this.buffers.add(dbms, table, { ...unit, ref: ref.value });
+      return ok({ hash: unit.hash, rows, via: "journal" });
+    }
+    const outcome = await new Promise<UnitOutcome>((resolve) => this.buffers.add(dbms, table, { ...unit, ref: ref.value, waiter: resolve }));
+    counts.immediate++;
+    if (outcome.status === "failed") return { ok: false, error: outcome.error };
+    return ok({ hash: unit.hash, rows: outcome.rows, via: outcome.status });
   }
 
   /** Whether units for this table are journaled and acknowledged (a streamer runs, no write_immediate), or stored before the answer. */
@@ -376,7 +419,8 @@ export class Intake {
   /** A buffered unit's final outcome: out of the journal (refused data to the error directory first). */
   private settled(dbms: string, table: string, unit: BufferedUnit, outcome: UnitOutcome, body?: string): void {
     if (unit.ref) {
-      if (outcome.status === "failed") {
+      if (outcome.status === "failed" && !unit.waiter) {
+        // (one that is waited for is refused to its sender instead)
         const kept = this.keepRefused(dbms, table, unit, outcome.error.message, body);
         if (!kept) return; // stays in the journal: stored or set aside at the next start
       }

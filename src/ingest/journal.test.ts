@@ -177,3 +177,28 @@ test("a segment sealed by size while its sync runs is closed after the sync, not
   expect(again.left.length).toBe(appended);
   await again.journal.close();
 });
+
+test("a segment holding message ids is kept (.kept) once stored, and its ids come back on the next open", async () => {
+  const dir = freshDir();
+  const { journal, messages } = open(dir);
+  expect(messages).toEqual([]);
+  const plain = await journal.append(entry(1));
+  const held = await journal.append({ ...entry(2), messages: ["m-a", "m-b"] });
+  if (!plain.ok || !held.ok) throw new Error("append failed");
+  journal.done(plain.value);
+  journal.done(held.value);
+  await journal.close();
+  expect(readdirSync(dir).filter((f) => f.endsWith(".kept"))).toHaveLength(1);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".jrn"))).toHaveLength(0);
+  const again = open(dir);
+  expect(again.left).toEqual([]); // stored: not stored again
+  expect(again.messages).toEqual(["m-a", "m-b"]);
+  // a segment not yet stored: its entries come back, their ids too
+  const pending = await again.journal.append({ ...entry(3), messages: ["m-c"] });
+  expect(pending.ok).toBe(true);
+  await again.journal.close();
+  const third = open(dir);
+  expect(third.left.map((l) => l.entry.messages)).toEqual([["m-c"]]);
+  expect(third.messages.sort()).toEqual(["m-a", "m-b", "m-c"]);
+  await third.journal.close();
+});

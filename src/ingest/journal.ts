@@ -11,14 +11,20 @@
  * Segment files are `<dir>/<12-digit sequence>.jrn`; a record is
  * `u32 length | u32 crc32 | JSON {d: dbms, t: table, h: hash, s: source, b: body}`, and for
  * a spooled body `f: spool file, n: rows, y: [[column, type], ...]` instead of its text;
- * `c: [[column, type], ...]` the column types its sender declared (a message client's mapping).
+ * `c: [[column, type], ...]` the column types its sender declared (a message client's mapping),
+ * `m: [id, ...]` the ids of the broker messages the entry holds.
+ *
+ * A segment whose entries hold message ids is not removed when they are all stored: it is
+ * renamed `<seq>.kept` and removed KEEP_MS later. A broker that did not get the node's
+ * acknowledgement before a crash sends those messages again (DUP); the ids read back from
+ * `.kept` and `.jrn` files at the next open let the node recognise them.
  */
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GroupCommit } from "../util/group-commit.ts";
 import type { ColumnType } from "./columns.ts";
 import type { SpooledRows } from "./spool.ts";
-import { diskReason, syncDirectory, writeFully } from "../util/disk.ts";
+import { diskReason, syncDirectoryAsync, writeFully } from "../util/disk.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 
 export interface JournalEntry {
@@ -33,6 +39,8 @@ export interface JournalEntry {
   spooled?: SpooledRows;
   /** Column types the sender declared (IngestUnit.types). */
   types?: Map<string, ColumnType>;
+  /** The broker messages it holds (their ids), to recognise one sent again. */
+  messages?: string[];
 }
 
 /** Where an entry is, for `done`. */
@@ -53,6 +61,8 @@ interface Segment {
   sealed: boolean;
   /** When its first entry was written. */
   since: Date;
+  /** Some entry holds message ids: kept a while once stored. */
+  messages: boolean;
 }
 
 /** A segment takes new entries up to this size, then the next one begins. */
@@ -60,6 +70,8 @@ const SEGMENT_BYTES = 4 * 1024 * 1024;
 /** A segment whose entries are all stored is closed at once past this size, else by the idle timer. */
 const ROTATE_DONE_BYTES = 1024 * 1024;
 const IDLE_ROTATE_MS = 5_000;
+/** How long a stored segment holding message ids stays (as `.kept`): longer than a broker takes to send again what it was not acknowledged. */
+const KEEP_MS = 60_000;
 const HEADER = 8;
 
 /** fdatasync off the event loop's thread. */
@@ -85,6 +97,10 @@ export class Journal {
   private readonly sync = new GroupCommit(() => this.flush());
   private idleTimer?: ReturnType<typeof setInterval>;
   private closed = false;
+  /** A segment file was created since the last fsync: the folder is synced with the next flush, so its name survives a power cut with its records. */
+  private newFile = false;
+  /** Stored segments holding message ids, and when each goes. */
+  private readonly kept: Array<{ path: string; until: number }> = [];
   /** The newest segment's sequence number (names are never reused). */
   private lastSeq = 0;
 
@@ -95,15 +111,23 @@ export class Journal {
     private readonly syncFile: (fd: number) => Promise<void> = syncFd,
   ) {}
 
-  /** Opens the journal in `dir`; `left` are the entries a previous run did not store, oldest first. */
-  static open(dir: string, maxBytes: number, syncFile?: (fd: number) => Promise<void>): Result<{ journal: Journal; left: Array<{ entry: JournalEntry; ref: JournalRef }> }> {
+  /**
+   * Opens the journal in `dir`; `left` are the entries a previous run did not store, oldest
+   * first; `messages` the ids of every message the journal holds or kept (stored or not).
+   */
+  static open(dir: string, maxBytes: number, syncFile?: (fd: number) => Promise<void>): Result<{ journal: Journal; left: Array<{ entry: JournalEntry; ref: JournalRef }>; messages: string[] }> {
     const journal = new Journal(dir, maxBytes, syncFile);
     const left: Array<{ entry: JournalEntry; ref: JournalRef }> = [];
+    const messages: string[] = [];
     try {
       mkdirSync(dir, { recursive: true });
-      const files = readdirSync(dir)
-        .filter((f) => /^\d{12}\.jrn$/.test(f))
-        .sort();
+      const names = readdirSync(dir);
+      for (const file of names.filter((f) => /^\d{12}\.kept$/.test(f))) {
+        const path = join(dir, file);
+        for (const entry of readSegment(path).entries) messages.push(...(entry.messages ?? []));
+        journal.kept.push({ path, until: Date.now() + KEEP_MS });
+      }
+      const files = names.filter((f) => /^\d{12}\.jrn$/.test(f)).sort();
       for (const file of files) {
         const seq = Number(file.slice(0, 12));
         journal.lastSeq = Math.max(journal.lastSeq, seq);
@@ -123,16 +147,21 @@ export class Journal {
           rmSync(path, { force: true });
           continue;
         }
-        const segment: Segment = { seq, path, bytes: validBytes, entries: entries.length, done: 0, sealed: true, since: statSync(path).mtime };
+        const held = entries.flatMap((e) => e.messages ?? []);
+        messages.push(...held);
+        const segment: Segment = { seq, path, bytes: validBytes, entries: entries.length, done: 0, sealed: true, since: statSync(path).mtime, messages: held.length > 0 };
         journal.segments.set(seq, segment);
         for (const entry of entries) left.push({ entry, ref: { segment: seq } });
       }
     } catch (e) {
       return fail("io", `cannot open the journal in ${dir}: ${errorText(e)}`);
     }
-    journal.idleTimer = setInterval(() => journal.rotateIfDone(0), IDLE_ROTATE_MS);
+    journal.idleTimer = setInterval(() => {
+      journal.rotateIfDone(0);
+      journal.removeKept(Date.now());
+    }, IDLE_ROTATE_MS);
     journal.idleTimer.unref?.();
-    return ok({ journal, left });
+    return ok({ journal, left, messages });
   }
 
   /** Appends an entry; resolves once it is on disk (or with why not: the journal is full, the disk failed). */
@@ -141,7 +170,8 @@ export class Journal {
     const sp = entry.spooled;
     const spool = sp ? { f: sp.path, n: sp.rows, y: [...sp.types] } : {};
     const declared = entry.types ? { c: [...entry.types] } : {};
-    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body, ...spool, ...declared }), "utf8");
+    const messages = entry.messages?.length ? { m: entry.messages } : {};
+    const payload = Buffer.from(JSON.stringify({ d: entry.dbms, t: entry.table, h: entry.hash, s: entry.source, b: entry.body, ...spool, ...declared, ...messages }), "utf8");
     const record = Buffer.allocUnsafe(HEADER + payload.length);
     record.writeUInt32LE(payload.length, 0);
     record.writeUInt32LE(Bun.hash.crc32(payload), 4);
@@ -161,6 +191,7 @@ export class Journal {
     const written = appendRecord(s, record);
     if (!written.ok) return written;
     s.entries++;
+    if (entry.messages?.length) s.messages = true;
     this.dirty.add(s);
     const synced = await this.sync.request();
     if (!synced.ok) return synced;
@@ -201,7 +232,7 @@ export class Journal {
     for (const s of this.segments.values()) {
       if (s.fd !== undefined) closeSync(s.fd);
       s.fd = undefined;
-      if (s.entries === s.done) rmSync(s.path, { force: true });
+      if (s.entries === s.done) this.retire(s);
     }
     this.segments.clear();
   }
@@ -214,8 +245,8 @@ export class Journal {
     const path = join(this.dir, `${String(seq).padStart(12, "0")}.jrn`);
     try {
       const fd = openSync(path, "a", 0o600);
-      syncDirectory(this.dir); // the new file's name survives a power cut with its records
-      const s: Segment = { seq, path, fd, bytes: 0, entries: 0, done: 0, sealed: false, since: new Date() };
+      this.newFile = true;
+      const s: Segment = { seq, path, fd, bytes: 0, entries: 0, done: 0, sealed: false, since: new Date(), messages: false };
       this.segments.set(seq, s);
       this.active = s;
       return ok(s);
@@ -242,7 +273,27 @@ export class Journal {
     if (!s.sealed || s.done < s.entries || this.dirty.has(s) || this.syncing.has(s)) return;
     this.closeFile(s);
     this.segments.delete(s.seq);
+    this.retire(s);
+  }
+
+  /** A segment whose entries are all stored: removed, or kept a while when it holds message ids. */
+  private retire(s: Segment): void {
+    if (s.messages) {
+      const path = s.path.replace(/\.jrn$/, ".kept");
+      try {
+        renameSync(s.path, path);
+        this.kept.push({ path, until: Date.now() + KEEP_MS });
+        return;
+      } catch {
+        // (cannot keep it: removed, as a segment without messages is)
+      }
+    }
     rmSync(s.path, { force: true });
+  }
+
+  /** Removes the kept segments whose time is up. */
+  private removeKept(now: number): void {
+    while (this.kept.length > 0 && this.kept[0]!.until <= now) rmSync(this.kept.shift()!.path, { force: true });
   }
 
   private closeFile(s: Segment): void {
@@ -255,12 +306,16 @@ export class Journal {
   private async flush(): Promise<Result<void>> {
     const segments = [...this.dirty];
     this.dirty = new Set();
+    const newFile = this.newFile;
+    this.newFile = false;
     // a segment sealed while its sync runs (its entries stored meanwhile) is closed after it, not under it
     for (const s of segments) this.syncing.add(s);
     try {
       for (const s of segments) if (s.fd !== undefined) await this.syncFile(s.fd);
+      if (newFile) await syncDirectoryAsync(this.dir);
       return ok(undefined);
     } catch (e) {
+      this.newFile ||= newFile; // (the folder is synced again with the next flush)
       return fail("io", `cannot sync the journal in ${this.dir}: ${diskReason(e)}`);
     } finally {
       for (const s of segments) {
@@ -302,17 +357,18 @@ function readSegment(path: string): { entries: JournalEntry[]; validBytes: numbe
     if (off + HEADER + length > data.length) break;
     const payload = data.subarray(off + HEADER, off + HEADER + length);
     if (Bun.hash.crc32(payload) !== crc) break;
-    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown; f?: unknown; n?: unknown; y?: unknown; c?: unknown };
+    let parsed: { d?: unknown; t?: unknown; h?: unknown; s?: unknown; b?: unknown; f?: unknown; n?: unknown; y?: unknown; c?: unknown; m?: unknown };
     try {
       parsed = JSON.parse(payload.toString("utf8"));
     } catch {
       break;
     }
-    const { d, t, h, s, b, f, n, y, c } = parsed;
+    const { d, t, h, s, b, f, n, y, c, m } = parsed;
     if (typeof d !== "string" || typeof t !== "string" || typeof h !== "string" || typeof b !== "string") break;
     const spooled = typeof f === "string" && typeof n === "number" && Array.isArray(y) ? { path: f, rows: n, types: new Map(y as Array<[string, ColumnType]>) } : undefined;
     const types = Array.isArray(c) ? new Map(c as Array<[string, ColumnType]>) : undefined;
-    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b, spooled, ...(types ? { types } : {}) });
+    const messages = Array.isArray(m) ? m.filter((x): x is string => typeof x === "string") : undefined;
+    entries.push({ dbms: d, table: t, hash: h, source: typeof s === "string" ? s : "rest", body: b, spooled, ...(types ? { types } : {}), ...(messages ? { messages } : {}) });
     off += HEADER + length;
   }
   return { entries, validBytes: off, totalBytes: data.length };

@@ -5,6 +5,7 @@
  * words a user acts on.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { errorText } from "./result.ts";
 
 /** fsyncs a folder: the names created or renamed in it are on disk. */
@@ -14,6 +15,16 @@ export function syncDirectory(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** syncDirectory off the event loop's thread (a folder's fsync can take long while the disk is busy). */
+export async function syncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -114,6 +114,7 @@ function describe(c: MessageClient, detailed: boolean): Record<string, unknown> 
     messages: counts.messages,
     success: counts.success,
     errors: counts.errors,
+    sent_again: counts.resent,
     last_message: when(counts.lastMessage),
     last_error_time: when(counts.lastError),
     last_error: counts.error ?? "",
@@ -125,6 +126,7 @@ function describe(c: MessageClient, detailed: boolean): Record<string, unknown> 
         messages: per.messages,
         success: per.success,
         errors: per.errors,
+        sent_again: per.resent,
         last_error: per.error ?? "",
         ...(detailed ? { mapping: t } : {}),
       };
