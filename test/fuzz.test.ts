@@ -304,7 +304,7 @@ function runnable(text: string): boolean {
 /** A peer transport that never touches the network. */
 const offlineTransport: PeerTransport = {
   request: async (peer) => fail("peer_failed", `fuzz: no network to ${peer}`),
-  listen: async (host, port) => ok({ address: { host, port }, close: async () => {} }),
+  listen: async (host, port) => ok({ address: { host, port }, close: async () => {}, share: () => ok(() => {}) }),
   close: async () => {},
 };
 

@@ -84,9 +84,9 @@ async function startNode(name: string, broker?: (port: number) => string) {
     home: join(dir, "home"),
     script,
     restPort: rest,
-    set: { anylog_server_port: String(tcp), anylog_rest_port: String(rest), node_name: name },
+    set: { anylog_server_port: String(tcp), anylog_rest_port: String(rest), node_name: name, external_ip: "127.0.0.1", ip: "127.0.0.1" },
   });
-  return { node, mqtt };
+  return { node, mqtt, tcp };
 }
 
 type Counts = Record<"connections" | "publishes" | "delivered" | "local", { count: number; last: string | null }> & {
@@ -128,6 +128,28 @@ describe("the executable's broker", () => {
 
     const processes = JSON.parse((await node.rest("get processes where format = json")).text) as Record<string, { Status: string; Details: string }>;
     expect(processes["Message Broker"]).toEqual({ Status: "Running", Details: `Listening on: 127.0.0.1:${mqtt}, Threads Pool: 4` });
+  });
+
+  test("on the TCP server's port, as seeds 000 and 001 start it: MQTT clients and peers share the port", async () => {
+    const { node, tcp } = await startNode("shared", () => "run message broker !external_ip !anylog_server_port !ip !anylog_server_port");
+    const sub = await subscribe(tcp, "plant/#", 2);
+    expect((await pub(tcp, "plant/a", "one", ["-q", "1"])).code).toBe(0);
+    // a peer request on the same port between two MQTT messages
+    const peer = await node.rest(`run client (127.0.0.1:${tcp}) get status`);
+    expect(peer.status).toBe(200);
+    expect(peer.text).toContain("running");
+    expect((await pub(tcp, "plant/b", "two", ["-q", "2"])).code).toBe(0);
+    expect(await sub.messages()).toEqual(["plant/a one", "plant/b two"]);
+    expect((await counts(node)).listening).toBe(`127.0.0.1:${tcp}`);
+
+    // stopped: MQTT on the port is refused, peers are still served
+    expect((await node.rest("exit broker", true)).status).toBe(200);
+    const refused = await pub(tcp, "plant/c", "three", ["-q", "1"]);
+    expect(refused.code).not.toBe(0);
+    expect((await node.rest(`run client (127.0.0.1:${tcp}) get status`)).status).toBe(200);
+    // and it shares the port again
+    expect((await node.rest(`run message broker 127.0.0.1 ${tcp}`, true)).status).toBe(200);
+    expect((await pub(tcp, "plant/d", "four", ["-q", "1"])).code).toBe(0);
   });
 
   test("a retained message reaches a later subscriber; MQTT 3.1 is served and MQTT 5 refused", async () => {

@@ -13,6 +13,8 @@ import { type Result, fail, ok } from "../util/result.ts";
 export const WIRE_VERSION = 1;
 const MAGIC0 = 0x41; // 'A'
 const MAGIC1 = 0x4c; // 'L'
+/** The bytes every peer frame begins with ("AL"): a connection that begins otherwise speaks another protocol. */
+export const PEER_MAGIC = [MAGIC0, MAGIC1] as const;
 const PREFIX = 12;
 export const MAX_HEADER = 16 * 1024 * 1024;
 export const MAX_BODY = 256 * 1024 * 1024;

@@ -6,11 +6,12 @@
  * (`Bun.listen`, `Bun.connect`): node:net and its streams cost the node ~5 MiB of RSS.
  */
 import type { Socket, TCPSocketListener } from "bun";
+import { Duplex } from "node:stream";
 import type { Reply } from "../commands/spec.ts";
 import { logger } from "../util/log.ts";
 import { movedBytes } from "../util/garbage.ts";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
-import { type Frame, FrameDecoder, encodeFrame } from "./frames.ts";
+import { type Frame, FrameDecoder, PEER_MAGIC, encodeFrame } from "./frames.ts";
 import type { PagedRows, PeerListener, PeerPage, PeerReply, PeerRequest, PeerTransport, RequestHandler, RequestOptions } from "./transport.ts";
 
 const log = logger("TCP");
@@ -322,8 +323,13 @@ export class TcpTransport implements PeerTransport {
       remote: string;
       /** Requests being answered, by id: aborted when the asker cancels one or goes away. */
       running: Map<unknown, AbortController>;
+      /** Whether its first bytes were seen (a peer frame, or another protocol). */
+      sniffed: boolean;
+      /** Another protocol's connection (listener.share): its bytes go to this stream. */
+      bridge?: Duplex;
     }
     const sockets = new Set<Socket<ServerSide>>();
+    let taker: ((connection: Duplex) => void) | undefined;
     let inFlight = 0;
     let idle: (() => void) | undefined;
 
@@ -362,10 +368,24 @@ export class TcpTransport implements PeerTransport {
         socket: {
           open(socket) {
             socket.setNoDelay(true);
-            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}`, running: new Map() };
+            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}`, running: new Map(), sniffed: false };
             sockets.add(socket);
           },
           data(socket, chunk) {
+            if (socket.data.bridge) {
+              socket.data.bridge.push(Buffer.from(chunk));
+              return;
+            }
+            if (!socket.data.sniffed) {
+              socket.data.sniffed = true;
+              if (taker && chunk[0] !== PEER_MAGIC[0]) {
+                const bridge = bridgeOf(socket as Socket<unknown>, socket.data.out);
+                socket.data.bridge = bridge;
+                taker(bridge);
+                bridge.push(Buffer.from(chunk));
+                return;
+              }
+            }
             const frames = socket.data.decoder.push(chunk);
             if (!frames.ok) {
               log.warn(`dropping connection from ${socket.data.remote}: ${frames.error.message}`);
@@ -387,6 +407,8 @@ export class TcpTransport implements PeerTransport {
           error: (socket) => socket.terminate(),
           close(socket) {
             socket.data.out.closed = true;
+            socket.data.bridge?.push(null);
+            socket.data.bridge?.destroy();
             for (const asked of socket.data.running.values()) asked.abort(); // nobody is waiting for them now
             sockets.delete(socket);
           },
@@ -400,6 +422,14 @@ export class TcpTransport implements PeerTransport {
     return Promise.resolve(
       ok({
         address: { host: server.hostname, port: server.port },
+        share(take) {
+          if (taker) return fail("conflict", `port ${server.port} already serves another protocol beside peer messages`);
+          taker = take;
+          return ok(() => {
+            if (taker === take) taker = undefined;
+            for (const s of sockets) if (s.data.bridge) s.terminate();
+          });
+        },
         close: () =>
           new Promise<void>((done) => {
             server.stop(false); // no new connections; the open ones are ended below
@@ -434,4 +464,23 @@ export class TcpTransport implements PeerTransport {
       }),
     );
   }
+}
+
+/** A connection of another protocol on the peer port as a stream (what it writes goes out through the socket's outbox). */
+function bridgeOf(socket: Socket<unknown>, out: Outbox): Duplex {
+  return new Duplex({
+    read() {}, // (bytes are pushed as they arrive)
+    write(chunk: Buffer, _encoding, done) {
+      out.write(chunk);
+      done();
+    },
+    final(done) {
+      out.end();
+      done();
+    },
+    destroy(error, done) {
+      if (!out.closed) socket.terminate();
+      done(error);
+    },
+  });
 }

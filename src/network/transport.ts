@@ -4,6 +4,7 @@
  * for its reply; listen for requests and answer them. The framed TCP transport
  * (`network/tcp-transport.ts`) implements it; a second wire format plugs in beside it.
  */
+import type { Duplex } from "node:stream";
 import type { Reply } from "../commands/spec.ts";
 import type { ErrorCode, Result } from "../util/result.ts";
 
@@ -49,6 +50,12 @@ export interface PeerListener {
   readonly address: { host: string; port: number };
   /** Stops accepting, lets requests in flight finish (up to a grace period), closes connections. */
   close(): Promise<void>;
+  /**
+   * Serves another protocol on this port: a connection whose first bytes are not a peer
+   * frame goes to `take` as a byte stream (the message broker's MQTT clients). Returns the
+   * function that stops it; one taker at a time.
+   */
+  share(take: (connection: Duplex) => void): Result<() => void>;
 }
 
 export interface PeerTransport {

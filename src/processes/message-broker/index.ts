@@ -8,11 +8,12 @@
  * the bus took the message, and a refusal is not acknowledged (MQTT 3.1.1 has no negative
  * acknowledgement, so the publisher's connection closes and it sends again). Owns the
  * listener, the broker's counters and `get local broker`. MQTT 5 clients are refused
- * (aedes speaks MQTT 3.1 and 3.1.1).
+ * (aedes speaks MQTT 3.1 and 3.1.1). On the TCP server's own port (seeds 000 and 001 start
+ * it so) the broker shares it: a connection that does not begin as a peer message is MQTT.
  */
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import { timingSafeEqual } from "node:crypto";
-import { type Server, type Socket, createServer } from "node:net";
+import { type Socket, createServer } from "node:net";
 import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
@@ -22,6 +23,7 @@ import type { Node } from "../../node/node.ts";
 import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
+import { TcpServer } from "../tcp-server/index.ts";
 
 const NAME = "Message Broker";
 
@@ -75,7 +77,8 @@ const closed = (close: (done: () => void) => void, withinMs = 5_000): Promise<vo
   });
 
 class MessageBroker implements NodeProcess {
-  private server?: Server;
+  /** Stops taking connections: its own listener closed, or its share of the TCP server's port ended. */
+  private unlisten?: () => Promise<void>;
   private broker?: Aedes;
   private address?: ListenAddress;
   private credentials?: { user: string; password: Buffer };
@@ -119,33 +122,46 @@ class MessageBroker implements NodeProcess {
     broker.on("clientError", (client, error) => this.clientError(client, error));
     broker.on("connectionError", (client, error) => this.clientError(client, error));
 
+    const listening = await this.listen(a.host, a.port, broker);
+    if (!listening.ok) {
+      await closed((done) => broker.close(done));
+      return listening;
+    }
+    const { port, unlisten } = listening.value;
+    this.unlisten = unlisten;
+    this.broker = broker;
+    this.address = { ...a, port, externalPort: a.port === 0 ? port : a.externalPort };
+    return ok(this.details());
+  }
+
+  /** Takes MQTT connections at host:port: a share of the TCP server's port when it is that one, else a listener of its own. */
+  private async listen(host: string, port: number, broker: Aedes): Promise<Result<{ port: number; unlisten: () => Promise<void> }>> {
+    const tcp = this.node.processes.get("TCP");
+    if (tcp instanceof TcpServer && tcp.port === port) {
+      const shared = tcp.share((connection) => broker.handle(connection));
+      if (!shared.ok) return shared;
+      return ok({ port, unlisten: async () => shared.value() });
+    }
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       broker.handle(socket);
     });
-    const listening = await new Promise<Result<number>>((resolve) => {
+    const bound = await new Promise<Result<number>>((resolve) => {
       const onError = (e: Error & { code?: string }) => {
         const why = e.code === "EADDRINUSE" ? "the port is already in use" : e.code === "EACCES" ? "permission denied" : e.message;
-        resolve(fail("io", `cannot listen on ${a.host}:${a.port}: ${why}`));
+        resolve(fail("io", `cannot listen on ${host}:${port}: ${why}`));
       };
       server.once("error", onError);
-      server.listen({ host: a.host, port: a.port }, () => {
+      server.listen({ host, port }, () => {
         server.off("error", onError);
-        const bound = server.address();
-        resolve(ok(typeof bound === "object" && bound ? bound.port : a.port));
+        const address = server.address();
+        resolve(ok(typeof address === "object" && address ? address.port : port));
       });
     });
-    if (!listening.ok) {
-      await closed((done) => broker.close(done));
-      return listening;
-    }
-    server.on("error", (e) => this.error(`the broker's listener on ${a.host}:${a.port}: ${e.message}`));
-    this.server = server;
-    this.broker = broker;
-    const port = listening.value;
-    this.address = { ...a, port, externalPort: a.port === 0 ? port : a.externalPort };
-    return ok(this.details());
+    if (!bound.ok) return bound;
+    server.on("error", (e) => this.error(`the broker's listener on ${host}:${port}: ${e.message}`));
+    return ok({ port: bound.value, unlisten: () => closed((done) => server.close(() => done())) });
   }
 
   /**
@@ -227,12 +243,12 @@ class MessageBroker implements NodeProcess {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const unlisten = this.unlisten;
     const broker = this.broker;
-    this.server = undefined;
+    this.unlisten = undefined;
     this.broker = undefined;
-    if (!server || !broker) return;
-    const listenerClosed = closed((done) => server.close(() => done()));
+    if (!unlisten || !broker) return;
+    const listenerClosed = unlisten();
     await Promise.all([...this.inFlight]);
     await closed((done) => broker.close(done));
     for (const s of this.sockets) s.destroy();
@@ -240,18 +256,18 @@ class MessageBroker implements NodeProcess {
   }
 
   status(): ProcessStatus {
-    return this.server ? "Running" : "Not declared";
+    return this.unlisten ? "Running" : "Not declared";
   }
 
   details(): string {
     const a = this.address;
-    if (!this.server || !a) return "";
+    if (!this.unlisten || !a) return "";
     return `Listening on: ${a.externalIp}:${a.externalPort}, Threads Pool: ${a.threads}${this.credentials ? ", Authentication: user" : ""}`;
   }
 
   info(): Record<string, unknown> {
     const a = this.address;
-    if (!this.server || !a) return {};
+    if (!this.unlisten || !a) return {};
     return {
       ...addressInfo(a),
       authentication: this.credentials ? "user" : "none",
@@ -262,7 +278,7 @@ class MessageBroker implements NodeProcess {
 
   /** `get local broker`: the counters of the running broker; undefined when it does not run. */
   report(): { json: Record<string, unknown>; text: string } | undefined {
-    if (!this.server || !this.address) return undefined;
+    if (!this.unlisten || !this.address) return undefined;
     const c = this.counts;
     const events: Array<[string, string, EventCount]> = [
       ["connections", "Connections", c.connections],

@@ -9,14 +9,15 @@ import type { Args } from "../../commands/spec.ts";
 import { addressInfo, listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
 import type { PeerListener, PeerReply } from "../../network/transport.ts";
 import type { Node } from "../../node/node.ts";
-import { type Result, ok } from "../../util/result.ts";
+import { type Result, fail, ok } from "../../util/result.ts";
+import type { Duplex } from "node:stream";
 import { queryPool } from "../query-pool/index.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 import { traceLevel } from "../../node/trace.ts";
 import { StreamedReply } from "../../query/reply.ts";
 import { DEFAULT_MAX_VOLUME } from "../../query/run.ts";
 
-class TcpServer implements NodeProcess {
+export class TcpServer implements NodeProcess {
   private listener?: PeerListener;
   private address?: ListenAddress;
   private served = 0;
@@ -50,6 +51,17 @@ class TcpServer implements NodeProcess {
     if (asked.takesPages) return { ok: true, reply: null, paged: { columns: reply.columns, pages: reply.pages() } };
     const whole = await reply.whole(DEFAULT_MAX_VOLUME);
     return whole.ok ? { ok: true, reply: whole.value } : { ok: false, code: whole.error.code, message: whole.error.message };
+  }
+
+  /** The port it listens on (undefined when it does not run). */
+  get port(): number | undefined {
+    return this.listener?.address.port;
+  }
+
+  /** Serves another protocol on its port (the message broker on seed 000's TCP port): see PeerListener.share. */
+  share(take: (connection: Duplex) => void): Result<() => void> {
+    if (!this.listener) return fail("unavailable", "the TCP server is not running");
+    return this.listener.share(take);
   }
 
   async stop(): Promise<void> {
