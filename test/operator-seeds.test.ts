@@ -3,11 +3,11 @@
  * operators ingest.
  *
  * - The master runs seed 002 as test/metadata-network.test.ts starts it.
- * - Operator A runs seed 001 steps 2-9 and 11 (step 1 has no commands). Left out: the
- *   `run message broker` line of step 2, step 10 (`run mqtt client`) and the
- *   `run data distributor` line of step 11 — the broker, MQTT and HA work brings them.
- *   Step 8's last line, cut off after `and` in the documentation, ends in
- *   `master=!ledger_conn` as in the metadata test.
+ * - Operator A runs seed 001 steps 2-11 (step 1 has no commands). Left out: the
+ *   `run data distributor` line of step 11 (the HA work brings it). Step 8's last line,
+ *   cut off after `and` in the documentation, ends in `master=!ledger_conn` as in the
+ *   metadata test. Step 2's broker shares the TCP port, as the seed starts it; step 10's
+ *   `broker = local` client maps what mosquitto_pub sends there.
  * - Operator B runs seed 003 steps 1-5 and 8, with the SQLite or the PostgreSQL block of
  *   steps 4 and 5 and the bind=false operator policy of step 3 (the other is the
  *   alternative for bind=true). Its fixed TCP port 32148 becomes a free port, and the
@@ -19,6 +19,11 @@
  * went where the seed's options say (distributor dir for 001, compressed in the archive
  * for 003), and the `table` policy with the CREATE statement reached the master's ledger.
  * For seed 001 also: the table is partitioned by day and the partition drop is scheduled.
+ *
+ * - A publisher runs seed 000 steps 2-8 as written, but for step 8's optional
+ *   `run data distributor` line (the HA work). Files dropped in its watch directory and
+ *   messages its `broker = rest` client takes (step 7) reach the operator of their table's
+ *   cluster, found in the policies it synced from the master.
  */
 import { Database as Sqlite } from "bun:sqlite";
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -29,6 +34,7 @@ import { freePorts } from "./support/node-process.ts";
 import { type DataSource, type Engine, command, dropFile, operatorInfo, put, select, waitFor } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { ScriptNode, stopScriptNodes } from "./support/script-node.ts";
+import { publishLines } from "./support/mosquitto.ts";
 import { COMPANY, PLACE, seedBlocks, seedMasterOptions, seedsPresent, uncut } from "./support/seeds.ts";
 
 setDefaultTimeout(180_000);
@@ -84,19 +90,21 @@ interface Operator extends DataSource {
   node: ScriptNode;
   script: string;
   dbms: string;
+  tcp: number;
 }
 
 function scriptErrors(op: Operator): string[] {
   return op.node.stderr.split("\n").filter((l) => l.startsWith(`${op.script}:`));
 }
 
-/** Seed 001 steps 2-9 and 11 on operator A. */
+/** Seed 001 steps 2-11 on operator A. */
 async function startSeed001(dir: string, engine: Engine, master: Master, pg?: PostgresServer): Promise<Operator> {
   const [tcp, rest] = (await freePorts(2)) as [number, number];
   const blocks = seedBlocks("001");
   // blocks 0-7 are steps 2-9, block 8 is step 10 (MQTT), block 9 is step 11
-  const script = without(uncut([...blocks.slice(0, 8), blocks[9]!].join("\n")), /^\s*run message broker\b/, /^\s*run data distributor\b/);
-  expect(script).not.toContain("run mqtt client");
+  const script = without(uncut(blocks.slice(0, 10).join("\n")), /^\s*run data distributor\b/);
+  expect(script).toContain("run mqtt client");
+  expect(script).toContain("run message broker");
   return startOperator(dir, "operator-001", script, { tcp, rest }, master, { engine, pg, dbms: "test" }, {
     sync_time: "2 seconds",
     company_name: COMPANY,
@@ -113,6 +121,15 @@ async function startSeed001(dir: string, engine: Engine, master: Master, pg?: Po
     partition_interval: "1 day",
     partition_sync: "1 day",
     partition_keep: "3",
+    // step 10: the seed's mapping, read from the broker = local client's messages
+    port: String(tcp),
+    mqtt_log: "false",
+    mqtt_topic_name: "plant/+/readings",
+    mqtt_topic_dbms: "test",
+    mqtt_topic_table: "mqtt_readings",
+    mqtt_column_timestamp: "now",
+    mqtt_column_value: "bring [value]",
+    mqtt_column_value_type: "float",
     ...PLACE,
   });
 }
@@ -159,7 +176,7 @@ async function startOperator(
       ...set,
     },
   });
-  return { node, script: path, url: `http://127.0.0.1:${ports.rest}`, home, ...data };
+  return { node, script: path, url: `http://127.0.0.1:${ports.rest}`, home, tcp: ports.tcp, ...data };
 }
 
 /** Rows over two days (so a daily partition rule gives two partitions). */
@@ -219,22 +236,26 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
     let pg3: PostgresServer | undefined;
     let master: Master;
     let dir: string;
+    /** The operators of seeds 001 and 003, for the publisher of seed 000. */
+    let op001: Operator | undefined;
+    let op003: Operator | undefined;
     afterAll(async () => {
       await stopScriptNodes();
       await pg?.stop();
       await pg3?.stop();
     });
 
-    test("seed 001 steps 2-9 and 11 run as written; the operator ingests a file and a PUT", async () => {
+    test("seed 001 steps 2-11 run as written; the operator ingests a file, a PUT and MQTT messages to its TCP port", async () => {
       dir = join(work, engine);
       mkdirSync(dir, { recursive: true });
       if (engine === "psql") [pg, pg3] = await Promise.all([PostgresServer.start(), PostgresServer.start()]);
       master = await startMaster(dir, engine, pg);
       const op = await startSeed001(dir, engine, master, pg);
+      op001 = op;
       expect(scriptErrors(op)).toEqual([]);
 
       const processes = (await command(op.url, "get processes where format = json")).json as Record<string, { Status: string }>;
-      for (const p of ["TCP", "REST", "Operator", "Scheduler", "Blockchain Sync"]) expect(processes[p]?.Status).toBe("Running");
+      for (const p of ["TCP", "REST", "Message Broker", "MQTT", "Operator", "Scheduler", "Blockchain Sync"]) expect(processes[p]?.Status).toBe("Running");
       // the operator runs with its policy's id (step 11 looked it up)
       const id = (await command(op.url, `blockchain get operator where company = "${COMPANY}" and name = operator-001 bring [operator][id]`)).text.trim();
       expect(id).toMatch(/^[0-9a-f]{32}$/);
@@ -253,10 +274,18 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       // distributor=true: a stored file waits in the distribution directory for the (future) distributor
       const distr = join(op.home, "data", "distr");
       expect(existsSync(distr) ? readdirSync(distr, { recursive: true }).map(String) : []).toContain("test.readings.seedtest.f1.0.json");
+
+      // steps 2 and 10: MQTT on the TCP port, mapped by the seed's topic into test.mqtt_readings
+      await publishLines(op.tcp, "plant/line-1/readings", ['{"value": 20}', '{"value": 21.5}', '{"value": 23}'], 1);
+      await waitFor("3 MQTT messages in test.mqtt_readings", async () => Number((await select(op, "test", "select count(*) as n from mqtt_readings").catch(() => [{ n: 0 }]))[0]?.n) === 3, 20_000, 200);
+      const values = await select(op, "test", "select value, timestamp from mqtt_readings order by value");
+      expect(values.map((v) => Number(v.value))).toEqual([20, 21.5, 23]);
+      expect(values.every((v) => Date.now() - Date.parse(`${String(v.timestamp).replace(" ", "T")}Z`) < 120_000)).toBe(true); // now: when it arrived
     });
 
     test("seed 003 steps 1-5 and 8 run as written; the operator ingests a file and a PUT", async () => {
       const op = await startSeed003(dir, engine, master, pg3);
+      op003 = op;
       expect(scriptErrors(op)).toEqual([]);
       const processes = (await command(op.url, "get processes where format = json")).json as Record<string, { Status: string }>;
       for (const p of ["TCP", "REST", "Operator"]) expect(processes[p]?.Status).toBe("Running");
@@ -277,6 +306,56 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       const archive = join(op.home, "data", "archive");
       const archived = existsSync(archive) ? readdirSync(archive, { recursive: true }).map(String) : [];
       expect(archived.some((p) => p.endsWith("mydb.readings.seedtest.f1.0.json.gz"))).toBe(true);
+    });
+
+    test("seed 000 steps 2-8 run as written on a publisher: files and REST messages reach the operator of their table's cluster", async () => {
+      const [o1, o3] = [op001, op003];
+      if (!o1 || !o3) throw new Error("the seed 001 and 003 operators did not start");
+      const [tcp, rest] = (await freePorts(2)) as [number, number];
+      const script = without(uncut(seedBlocks("000").join("\n")), /^\s*run data distributor\b/);
+      const pub = await startOperator(dir, "publisher-000", script, { tcp, rest }, master, { engine, dbms: "mydb" }, {
+        sync_time: "2 seconds",
+        company_name: COMPANY,
+        db_type: "sqlite", // (the publisher's almgm: it stores no data)
+        db_conn: "anylog@127.0.0.1:demo",
+        db_port: "5432",
+        port: String(tcp),
+        mqtt_log: "false",
+        mqtt_topic_name: "line-2",
+        mqtt_topic_dbms: "mydb",
+        mqtt_topic_table: "readings",
+        mqtt_column_timestamp: "now",
+        mqtt_column_value: "bring [value]",
+        mqtt_column_value_type: "float",
+        compress_file: "true",
+        dbms_file_location: "file_name[0]",
+        table_file_location: "file_name[1]",
+        ...PLACE,
+      });
+      expect(scriptErrors(pub)).toEqual([]);
+      const processes = (await command(pub.url, "get processes where format = json")).json as Record<string, { Status: string }>;
+      for (const p of ["TCP", "REST", "Message Broker", "Scheduler", "Blockchain Sync", "MQTT", "Publisher"]) expect(processes[p]?.Status).toBe("Running");
+      // step 6: its publisher policy reached the master
+      await waitFor("the publisher policy on the master", async () => (await askMaster(pub, master, `blockchain get publisher where name = publisher-000 bring [publisher][port]`)) === String(tcp), 20_000, 250);
+
+      // files: mydb is held only by seed 003's cluster (seed 001's cluster holds dbms test)
+      const count = async (op: Operator, dbms: string, table: string) => Number((await select(op, dbms, `select count(*) as n from ${table}`).catch(() => [{ n: 0 }]))[0]?.n ?? 0);
+      const before = { op003: await count(o3, "mydb", "readings"), op001: await count(o1, "test", "readings") };
+      await waitFor("the table policies synced to the publisher", async () => (await command(pub.url, "blockchain get table where dbms = mydb and name = readings bring [table][name]")).text.trim() === "readings", 20_000, 250);
+      const info = (await command(pub.url, "get publisher config where format = json")).json as { watch_dir: string };
+      dropFile(info.watch_dir, "mydb.readings.pubseed.1.json", readings(1000, 30).map((r) => JSON.stringify(r)).join("\n"));
+      // step 7: messages through the broker = rest client, written as a file and sent on
+      for (const value of [1.5, 2.5]) {
+        const r = await fetch(`${pub.url}/`, { method: "POST", headers: { command: "data", topic: "line-2", "User-Agent": "AnyLog/1.23", "content-type": "application/json" }, body: JSON.stringify({ value }) });
+        expect(r.status).toBe(200);
+      }
+      await waitFor("32 more rows on seed 003's operator", async () => (await count(o3, "mydb", "readings")) === before.op003 + 32, 30_000, 250);
+      expect(await count(o1, "test", "readings")).toBe(before.op001);
+      const sent = (await command(pub.url, "get publisher where format = json")).json as { tables: Array<{ dbms: string; table: string; destination: string; files: number }> };
+      expect(sent.tables.filter((t) => t.dbms === "mydb").map((t) => t.destination)).toEqual([`127.0.0.1:${o3.tcp}`]);
+      // compress_json: sent files are kept compressed
+      const bkup = join(pub.home, "data", "bkup");
+      await waitFor("the sent file compressed in the backup", () => (existsSync(bkup) ? readdirSync(bkup, { recursive: true }).map(String) : []).some((f) => f.startsWith("mydb.readings.pubseed.1") && f.endsWith(".gz")), 10_000, 200);
     });
   });
 }

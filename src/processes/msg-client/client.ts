@@ -5,7 +5,7 @@
  *   - an MQTT broker at host:port (MQTT.js): reconnects with a doubling wait, keeps a
  *     persistent session (clean = false, a client id stable across restarts) so QoS 1/2
  *     messages sent while the node was down arrive when it returns, and acknowledges a
- *     message only once the intake holds it durably (MQTT.js sends the PUBACK when
+ *     message only once the node holds it durably (MQTT.js sends the PUBACK when
  *     `handleMessage` calls back);
  *   - `local`: the node's own broker and `mqtt publish where broker = local` (messaging/local-bus);
  *   - `rest`: REST `POST` with `command: data` and a `topic` header (network/rest-topics).
@@ -25,7 +25,7 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
-import { type Intake, intakeOf, NO_OPERATOR } from "../../ingest/intake.ts";
+import { NO_SINK, type RowSink, rowSinkOf } from "../../messaging/row-sink.ts";
 import { localBus } from "../../messaging/local-bus.ts";
 import { type TopicRule, mapPayload } from "../../messaging/mapping.ts";
 import { topicMatches } from "../../messaging/topics.ts";
@@ -272,12 +272,12 @@ export class MessageClient {
    */
   private async takeBatch(batch: Incoming[], retry: boolean): Promise<void> {
     // (a message sent again is recognised by the intake: wait for one, as storing would)
-    const intake = retry ? await this.intake() : intakeOf(this.node);
+    const sink = retry ? await this.sink() : rowSinkOf(this.node);
     const groups = new Map<string, Group>();
     const outcome = new Map<Incoming, Result<{ rows: number }>>();
     for (const m of batch) {
       if (this.settings.log) log.info(`client ${this.settings.id} topic ${m.topic}: ${m.text.length > 200 ? `${m.text.slice(0, 200)}...` : m.text}`);
-      if (m.dup && m.id && intake?.holdsMessage(m.id)) {
+      if (m.dup && m.id && sink?.holdsMessage(m.id)) {
         outcome.set(m, ok({ rows: 0 })); // sent again after a crash: stored already
         for (const c of [this.counts, this.perTopic.get(m.rule.name)]) if (c) c.resent++;
         continue;
@@ -321,13 +321,13 @@ export class MessageClient {
     }
   }
 
-  /** The node's intake, once there is one (an operator runs); undefined when the client stops first. */
-  private async intake(): Promise<Intake | undefined> {
+  /** Where the node takes rows, once there is a place (an operator or a publisher runs); undefined when the client stops first. */
+  private async sink(): Promise<RowSink | undefined> {
     let wait = 250;
     for (;;) {
-      const intake = intakeOf(this.node);
-      if (intake || this.stopped) return intake;
-      this.noteError(`${NO_OPERATOR}: the messages wait`);
+      const sink = rowSinkOf(this.node);
+      if (sink || this.stopped) return sink;
+      this.noteError(`${NO_SINK}: the messages wait`);
       await Bun.sleep(wait);
       wait = Math.min(MAX_RETRY_MS, wait * 2);
     }
@@ -339,10 +339,10 @@ export class MessageClient {
     const topic = messages[0]!.topic;
     let wait = 250;
     for (;;) {
-      const intake = intakeOf(this.node);
-      const r: Result<{ rows: number }> = intake
-        ? await intake.putRows(dbms, table, rows, `mqtt:${topic}`, { types, ...(ids.length > 0 ? { messages: ids } : {}) })
-        : fail("unavailable", NO_OPERATOR);
+      const sink = rowSinkOf(this.node);
+      const r: Result<{ rows: number }> = sink
+        ? await sink.putRows(dbms, table, rows, `mqtt:${topic}`, { types, ...(ids.length > 0 ? { messages: ids } : {}) })
+        : fail("unavailable", NO_SINK);
       if (r.ok || !transient(r.error.code) || !retry) return r.ok ? ok({ rows: r.value.rows }) : fail(r.error.code, `topic '${topic}': ${r.error.message}`);
       if (this.stopped) return fail(r.error.code, `topic '${topic}': ${r.error.message} (the client stopped before it was stored)`);
       this.noteError(`topic '${topic}': ${r.error.message}`); // not yet counted: the messages are still to be stored

@@ -9,9 +9,14 @@
  * then twice as long each time, up to a minute; a file sent again is stored once (the
  * operator's hash). A file the operator refuses for its data goes to the error directory
  * with the reason beside it. Counts files and errors per dbms.table and destination
- * (`get publisher`). A node is a publisher or an operator, not both.
+ * (`get publisher`). A node is a publisher or an operator, not both. While it runs, rows a
+ * message client takes on this node (seed 000's `run mqtt client`) are written into its
+ * watched directory as data files (messaging/row-sink.ts), and sent on as any file is.
  */
 import { mkdirSync, readFileSync } from "node:fs";
+import type { DataRow } from "../../ingest/rows.ts";
+import { setPublisherSink } from "../../messaging/row-sink.ts";
+import { writeFileAtomic } from "../../util/atomic-file.ts";
 import { basename, join } from "node:path";
 import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
@@ -114,6 +119,8 @@ class Publisher implements NodeProcess {
   private started?: Date;
   private filesDone = 0;
   private filesRefused = 0;
+  /** Stops taking the message clients' rows. */
+  private unsink?: () => void;
 
   constructor(private readonly node: Node) {}
 
@@ -161,7 +168,30 @@ class Publisher implements NodeProcess {
       await this.stop();
       return ready;
     }
+    this.unsink = setPublisherSink(this.node, { putRows: async (dbms, table, rows, source) => this.writeRows(dbms, table, rows, source), holdsMessage: () => false });
     return ok(this.details());
+  }
+
+  /**
+   * Rows a message client took: a data file in the watched directory (written whole and
+   * synced before it is named, so the watcher never sees half of it and a crash loses
+   * nothing acknowledged), named with the dbms and table where `dbms_name` and `table_name` say.
+   */
+  private writeRows(dbms: string, table: string, rows: DataRow[], source: string): Result<{ rows: number }> {
+    const s = this.settings;
+    if (!s || this.stopping) return fail("unavailable", "the publisher is stopping");
+    const d = dataName("database", dbms);
+    if (!d.ok) return d;
+    const t = dataName("table", table);
+    if (!t.ok) return t;
+    const text = rows.map((r) => JSON.stringify(r)).join("\n");
+    const hash = new Bun.CryptoHasher("md5").update(text).digest("hex");
+    // the other segments: where the rows came from (its kind: a topic may hold '/'), the hash
+    const others = [source.split(":")[0]!.replace(/[^A-Za-z0-9_-]/g, "_") || "msg", hash];
+    const segments: string[] = [];
+    for (let i = 0; i <= Math.max(s.dbmsSegment, s.tableSegment); i++) segments.push(i === s.dbmsSegment ? d.value : i === s.tableSegment ? t.value : (others.shift() ?? "0"));
+    const written = writeFileAtomic(join(s.watchDir, `${[...segments, ...others].join(".")}.json`), text);
+    return written.ok ? ok({ rows: rows.length }) : written;
   }
 
   /** The dbms and table of a file, from the segments `dbms_name` and `table_name` name. */
@@ -341,6 +371,8 @@ class Publisher implements NodeProcess {
   }
 
   async stop(): Promise<void> {
+    this.unsink?.();
+    this.unsink = undefined;
     const watchStopped = this.watched?.stop();
     this.stopping = true;
     this.abort.abort();
