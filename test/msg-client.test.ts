@@ -148,7 +148,12 @@ describe("message clients", () => {
   test("broker = local takes what mqtt publish where broker = local sends; blocks that cannot work are refused", async () => {
     await post('run msg client where broker = local and topic = (name = local/# and dbms = mq and table = loc and column.v.int = "bring [v]")');
     for (let i = 0; i < 5; i++) await post(`mqtt publish where broker = local and topic = local/x and message = {"v": ${i}}`);
-    expect(await count("loc")).toBe(5);
+    // (QoS 0: published once the client has it, stored a moment later)
+    await waitFor("5 rows", async () => (await count("loc")) === 5, 10_000, 50);
+    // two equal readings are two readings
+    for (let i = 0; i < 2; i++) await post('mqtt publish where broker = local and topic = local/x and qos = 1 and message = {"v": 7}');
+    expect(await count("loc")).toBe(7); // (QoS 1: published once stored)
+    expect(await select(op, "mq", "select count(*) as n from loc where v = 7")).toEqual([{ n: 2 }]);
     const refused = async (cmd: string) => {
       const r = await command(op.url, cmd, true);
       expect(r.status).toBeGreaterThanOrEqual(400);

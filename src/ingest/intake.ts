@@ -207,17 +207,20 @@ export class Intake {
   /**
    * Rows already parsed (a message client's), for `dbms.table`. `types`: the column types
    * its mapping declares; `messages`: the ids of the broker messages they came in, which
-   * `holdsMessage` knows once this succeeds.
+   * `holdsMessage` knows once this succeeds; `unique`: a name of this delivery that goes
+   * into its hash, so equal rows sent again are stored again (two equal readings are two
+   * readings; a message sent again by its broker is known by its id instead).
    */
-  async putRows(dbms: string, table: string, rows: DataRow[], source: string, extra: { types?: Map<string, ColumnType>; messages?: string[] } = {}): Promise<Result<Accepted>> {
+  async putRows(dbms: string, table: string, rows: DataRow[], source: string, extra: { types?: Map<string, ColumnType>; messages?: string[]; unique?: string } = {}): Promise<Result<Accepted>> {
     const names = this.names(dbms, table);
     if (!names.ok) return names;
     const [d, t] = names.value;
     const body = rowsText(rows);
     const parsed = parseRows(body); // the same names and checks as text
     if (!parsed.ok) return parsed;
-    const { types, messages } = extra;
-    const taken = await this.take(d, t, { hash: dataHash(d, t, body), rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}), ...(messages ? { messages } : {}) }, body);
+    const { types, messages, unique } = extra;
+    const hash = dataHash(d, t, unique === undefined ? body : `${unique}\n${body}`);
+    const taken = await this.take(d, t, { hash, rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}), ...(messages ? { messages } : {}) }, body);
     if (taken.ok && messages) this.rememberMessages(messages);
     return taken;
   }

@@ -14,8 +14,11 @@ import { nodeSlot } from "../node/slot.ts";
 import type { Result } from "../util/result.ts";
 
 export interface RowSink {
-  /** Takes rows of dbms.table durably; `messages` are the ids of the broker messages they came in. */
-  putRows(dbms: string, table: string, rows: DataRow[], source: string, extra?: { types?: Map<string, ColumnType>; messages?: string[] }): Promise<Result<{ rows: number }>>;
+  /**
+   * Takes rows of dbms.table durably; `messages` are the ids of the broker messages they came
+   * in; `unique` names this delivery (equal rows delivered again are stored again).
+   */
+  putRows(dbms: string, table: string, rows: DataRow[], source: string, extra?: { types?: Map<string, ColumnType>; messages?: string[]; unique?: string }): Promise<Result<{ rows: number }>>;
   /** Whether the broker message `id` was taken lately (a sink that cannot tell says no). */
   holdsMessage(id: string): boolean;
 }

@@ -112,6 +112,8 @@ export class MessageClient {
   /** Messages in the batch being stored. */
   private storing = 0;
   private draining = false;
+  /** Units handed to the node so far (each one's name is unique: equal readings are each stored). */
+  private deliveries = 0;
   /** Brokers' deliveries held back until fewer messages wait. */
   private roomWaiters: Array<() => void> = [];
 
@@ -341,7 +343,7 @@ export class MessageClient {
     for (;;) {
       const sink = rowSinkOf(this.node);
       const r: Result<{ rows: number }> = sink
-        ? await sink.putRows(dbms, table, rows, `mqtt:${topic}`, { types, ...(ids.length > 0 ? { messages: ids } : {}) })
+        ? await sink.putRows(dbms, table, rows, `mqtt:${topic}`, { types, ...(ids.length > 0 ? { messages: ids } : {}), ...(retry ? { unique: `${this.settings.clientId}/${Date.now()}/${++this.deliveries}` } : {}) })
         : fail("unavailable", NO_SINK);
       if (r.ok || !transient(r.error.code) || !retry) return r.ok ? ok({ rows: r.value.rows }) : fail(r.error.code, `topic '${topic}': ${r.error.message}`);
       if (this.stopped) return fail(r.error.code, `topic '${topic}': ${r.error.message} (the client stopped before it was stored)`);

@@ -119,6 +119,8 @@ class Publisher implements NodeProcess {
   private started?: Date;
   private filesDone = 0;
   private filesRefused = 0;
+  /** Files written from message clients' rows. */
+  private rowFiles = 0;
   /** Stops taking the message clients' rows. */
   private unsink?: () => void;
 
@@ -185,7 +187,8 @@ class Publisher implements NodeProcess {
     const t = dataName("table", table);
     if (!t.ok) return t;
     const text = rows.map((r) => JSON.stringify(r)).join("\n");
-    const hash = new Bun.CryptoHasher("md5").update(text).digest("hex");
+    // (named by a hash of the rows and a count: equal rows taken twice are two files, neither written over)
+    const hash = `${new Bun.CryptoHasher("md5").update(text).digest("hex")}-${Date.now()}-${++this.rowFiles}`;
     // the other segments: where the rows came from (its kind: a topic may hold '/'), the hash
     const others = [source.split(":")[0]!.replace(/[^A-Za-z0-9_-]/g, "_") || "msg", hash];
     const segments: string[] = [];
