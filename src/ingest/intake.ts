@@ -209,9 +209,10 @@ export class Intake {
    * its mapping declares; `messages`: the ids of the broker messages they came in, which
    * `holdsMessage` knows once this succeeds; `unique`: a name of this delivery that goes
    * into its hash, so equal rows sent again are stored again (two equal readings are two
-   * readings; a message sent again by its broker is known by its id instead).
+   * readings; a message sent again by its broker is known by its id instead); `hash`: the
+   * hash the data has elsewhere (a unit a cluster peer sent keeps its hash on every member).
    */
-  async putRows(dbms: string, table: string, rows: DataRow[], source: string, extra: { types?: Map<string, ColumnType>; messages?: string[]; unique?: string } = {}): Promise<Result<Accepted>> {
+  async putRows(dbms: string, table: string, rows: DataRow[], source: string, extra: { types?: Map<string, ColumnType>; messages?: string[]; unique?: string; hash?: string } = {}): Promise<Result<Accepted>> {
     const names = this.names(dbms, table);
     if (!names.ok) return names;
     const [d, t] = names.value;
@@ -219,7 +220,7 @@ export class Intake {
     const parsed = parseRows(body); // the same names and checks as text
     if (!parsed.ok) return parsed;
     const { types, messages, unique } = extra;
-    const hash = dataHash(d, t, unique === undefined ? body : `${unique}\n${body}`);
+    const hash = extra.hash ?? dataHash(d, t, unique === undefined ? body : `${unique}\n${body}`);
     const taken = await this.take(d, t, { hash, rows: parsed.value, bytes: body.length, source, ...(types ? { types } : {}), ...(messages ? { messages } : {}) }, body);
     if (taken.ok && messages) this.rememberMessages(messages);
     return taken;

@@ -12,4 +12,6 @@ import "./query-pool/index.ts";
 import "./scheduler/index.ts";
 import "./msg-client/index.ts";
 import "./message-broker/index.ts";
+import "./data-distributor/index.ts";
+import "./data-consumer/index.ts";
 import "./not-yet-built.ts";

@@ -12,18 +12,6 @@ const str = (help: string) => ({ type: "str", help }) as const;
 const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 notYetBuilt({
-  name: "Distributor",
-  order: 70,
-  aliases: ["distributor", "data distributor"],
-  comesWith: "the HA work",
-  run: {
-    words: ["run", "data", "distributor"],
-    summary: "Copies stored data to the other operators of the cluster",
-    options: { cluster_id: str("cluster policy ID"), distr_dir: dir("distribution"), archive_dir: dir("archive") },
-  },
-});
-
-notYetBuilt({
   name: "Blobs Archiver",
   order: 80,
   aliases: ["blobs archiver", "archiver"],
@@ -40,18 +28,6 @@ notYetBuilt({
       bwatch_dir: dir("blobs watch"),
       blobs_dir: dir("blobs"),
     },
-  },
-});
-
-notYetBuilt({
-  name: "Consumer",
-  order: 90,
-  aliases: ["consumer", "data consumer"],
-  comesWith: "the HA work",
-  run: {
-    words: ["run", "data", "consumer"],
-    summary: "Pulls data missing here from the other operators of the cluster",
-    options: { start_date: str("first date (YY-MM-DD or -Nd)"), end_date: str("last date"), mode: str("active or suspend") },
   },
 });
 

@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { type QueryAnswer, formatOf, mapPages, queryReply } from "../reply.ts";
 import { looksLikeTime, showTime, zoneOf } from "../time.ts";
 import { lastTimeQuery, periodOf, withPeriod } from "../time-functions.ts";
-import { dataGroups, floatColumns, orderedColumns, tableColumns } from "./data-nodes.ts";
+import { type DataGroup, dataGroups, floatColumns, orderedColumns, tableColumns } from "./data-nodes.ts";
+import { nodeSlot } from "../../node/slot.ts";
 import { MergeTable, type Merged } from "./merge.ts";
 import { planNetworkQuery } from "./plan.ts";
 import { queryLog } from "./query-log.ts";
@@ -51,6 +52,50 @@ function peersAnswer(ctx: CommandContext, peers: string[], target: NetworkTarget
     subset: target.subset,
     // the asker giving up (a REST timeout) cancels the operators' parts too
     ask: (i, command, onPage) => ctx.node.peers.request(peers[i]!, { command, from }, target.timeoutMs, { onPage, signal: ctx.signal }),
+  };
+}
+
+/** When a member last failed to answer (a member that failed lately is asked last). */
+const lastFailed = nodeSlot(() => new Map<string, number>());
+/** How long a member that failed is asked after the others of its cluster. */
+const FAILED_LATELY_MS = 30_000;
+
+/**
+ * One member of each cluster answers (the members of a cluster hold the same data): the
+ * first that does. A member that does not answer — down, or past the timeout — before it
+ * sent any row gives way to the next of its cluster; `names[i]` is then the one that answered.
+ */
+function clusterAnswers(ctx: CommandContext, groups: DataGroup[], target: NetworkTarget): Answerers {
+  const from = `${ctx.node.name}@${ctx.node.dictionary.lookup("ip") ?? ""}`;
+  const failed = lastFailed(ctx.node);
+  const lately = (m: string) => Date.now() - (failed.get(m) ?? 0) < FAILED_LATELY_MS;
+  const order = groups.map((g) => [...g.members.filter((m) => !lately(m)), ...g.members.filter(lately)]);
+  const names = order.map((members) => members[0]!);
+  return {
+    names,
+    subset: target.subset,
+    async ask(i, command, onPage) {
+      let answer: Result<PeerReply> | undefined;
+      for (const member of order[i]!) {
+        let paged = false;
+        names[i] = member;
+        answer = await ctx.node.peers.request(member, { command, from }, target.timeoutMs, {
+          onPage: (page) => {
+            paged = true;
+            onPage(page);
+          },
+          signal: ctx.signal,
+        });
+        const away = !answer.ok && (answer.error.code === "peer_failed" || answer.error.code === "timeout");
+        if (!away) {
+          failed.delete(member);
+          return answer;
+        }
+        failed.set(member, Date.now());
+        if (paged || ctx.signal?.aborted) return answer; // (its rows came in part: another member's would count them twice)
+      }
+      return answer!;
+    },
   };
 }
 
@@ -101,7 +146,13 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
     // an included table is read as if it were the query's own
     const sql = part.table === table ? remote : remote.replace(from, `FROM ${quoteIdent(part.table)}`);
     const command = remoteCommand(part.dbms, sql, extend, options.maxTime);
-    return part.who.names.map((name, i) => ({ name, run: (onPage: (page: PeerPage) => void) => part.who.ask(i, command, onPage) }));
+    // (the name is read when it is shown: a cluster's answer may come from another member)
+    return part.who.names.map((_, i) => ({
+      get name() {
+        return part.who.names[i]!;
+      },
+      run: (onPage: (page: PeerPage) => void) => part.who.ask(i, command, onPage),
+    }));
   });
   const subset = parts[0]!.who.subset;
   const log = queryLog(ctx.node);
@@ -123,6 +174,7 @@ async function distribute(ctx: CommandContext, query: string, parts: Part[], ext
         state.rows += page.rows.length;
       });
       state.ms = Date.now() - record.started.getTime();
+      state.address = ask.name;
       if (a.ok && a.value.ok) {
         state.status = "replied";
         if (Array.isArray(a.value.reply)) state.rows = a.value.reply.length;
@@ -236,8 +288,7 @@ export function runNetworkSql(ctx: CommandContext, args: Args, query: string, ta
   if (named && named.length > 0) return answer(ctx, args, query, () => ok(peersAnswer(ctx, named, target)));
   return answer(ctx, args, query, (dbms, table) => {
     const groups = dataGroups(ctx.node, dbms, table);
-    // one member per cluster (fail-over among them: the HA work)
-    return groups.ok ? ok(peersAnswer(ctx, groups.value.map((g) => g.members[0]!), target)) : groups;
+    return groups.ok ? ok(clusterAnswers(ctx, groups.value, target)) : groups;
   });
 }
 
