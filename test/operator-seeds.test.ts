@@ -3,8 +3,7 @@
  * operators ingest.
  *
  * - The master runs seed 002 as test/metadata-network.test.ts starts it.
- * - Operator A runs seed 001 steps 2-11 (step 1 has no commands). Left out: the
- *   `run data distributor` line of step 11 (the HA work brings it). Step 8's last line,
+ * - Operator A runs seed 001 steps 2-11 (step 1 has no commands). Step 8's last line,
  *   cut off after `and` in the documentation, ends in `master=!ledger_conn` as in the
  *   metadata test. Step 2's broker shares the TCP port, as the seed starts it; step 10's
  *   `broker = local` client maps what mosquitto_pub sends there.
@@ -20,8 +19,7 @@
  * for 003), and the `table` policy with the CREATE statement reached the master's ledger.
  * For seed 001 also: the table is partitioned by day and the partition drop is scheduled.
  *
- * - A publisher runs seed 000 steps 2-8 as written, but for step 8's optional
- *   `run data distributor` line (the HA work). Files dropped in its watch directory and
+ * - A publisher runs seed 000 steps 2-8 as written. Files dropped in its watch directory and
  *   messages its `broker = rest` client takes (step 7) reach the operator of their table's
  *   cluster, found in the policies it synced from the master.
  */
@@ -43,13 +41,6 @@ if (!seedsPresent) console.warn("operator seed tests skipped: the seeds are abse
 
 const work = mkdtempSync(join(tmpdir(), "anylog-opseeds-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Drops the lines of commands that later work brings. */
-const without = (text: string, ...commands: RegExp[]) =>
-  text
-    .split("\n")
-    .filter((l) => !commands.some((c) => c.test(l)))
-    .join("\n");
 
 interface Master {
   node: ScriptNode;
@@ -102,7 +93,7 @@ async function startSeed001(dir: string, engine: Engine, master: Master, pg?: Po
   const [tcp, rest] = (await freePorts(2)) as [number, number];
   const blocks = seedBlocks("001");
   // blocks 0-7 are steps 2-9, block 8 is step 10 (MQTT), block 9 is step 11
-  const script = without(uncut(blocks.slice(0, 10).join("\n")), /^\s*run data distributor\b/);
+  const script = uncut(blocks.slice(0, 10).join("\n"));
   expect(script).toContain("run mqtt client");
   expect(script).toContain("run message broker");
   return startOperator(dir, "operator-001", script, { tcp, rest }, master, { engine, pg, dbms: "test" }, {
@@ -255,7 +246,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       expect(scriptErrors(op)).toEqual([]);
 
       const processes = (await command(op.url, "get processes where format = json")).json as Record<string, { Status: string }>;
-      for (const p of ["TCP", "REST", "Message Broker", "MQTT", "Operator", "Scheduler", "Blockchain Sync"]) expect(processes[p]?.Status).toBe("Running");
+      for (const p of ["TCP", "REST", "Message Broker", "MQTT", "Distributor", "Operator", "Scheduler", "Blockchain Sync"]) expect(processes[p]?.Status).toBe("Running");
       // the operator runs with its policy's id (step 11 looked it up)
       const id = (await command(op.url, `blockchain get operator where company = "${COMPANY}" and name = operator-001 bring [operator][id]`)).text.trim();
       expect(id).toMatch(/^[0-9a-f]{32}$/);
@@ -271,9 +262,9 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       expect(scheduled.text).toContain("Drop Partitions");
       expect(scheduled.text).toContain("drop partition");
 
-      // distributor=true: a stored file waits in the distribution directory for the (future) distributor
-      const distr = join(op.home, "data", "distr");
-      expect(existsSync(distr) ? readdirSync(distr, { recursive: true }).map(String) : []).toContain("test.readings.seedtest.f1.0.json");
+      // distributor=true: a stored file is archived by day (the distributor sends rows from the database)
+      const archived = join(op.home, "data", "archive");
+      expect(existsSync(archived) ? readdirSync(archived, { recursive: true }).map(String).some((p) => p.endsWith("test.readings.seedtest.f1.0.json")) : false).toBe(true);
 
       // steps 2 and 10: MQTT on the TCP port, mapped by the seed's topic into test.mqtt_readings
       await publishLines(op.tcp, "plant/line-1/readings", ['{"value": 20}', '{"value": 21.5}', '{"value": 23}'], 1);
@@ -312,7 +303,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       const [o1, o3] = [op001, op003];
       if (!o1 || !o3) throw new Error("the seed 001 and 003 operators did not start");
       const [tcp, rest] = (await freePorts(2)) as [number, number];
-      const script = without(uncut(seedBlocks("000").join("\n")), /^\s*run data distributor\b/);
+      const script = uncut(seedBlocks("000").join("\n"));
       const pub = await startOperator(dir, "publisher-000", script, { tcp, rest }, master, { engine, dbms: "mydb" }, {
         sync_time: "2 seconds",
         company_name: COMPANY,
@@ -334,7 +325,7 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       });
       expect(scriptErrors(pub)).toEqual([]);
       const processes = (await command(pub.url, "get processes where format = json")).json as Record<string, { Status: string }>;
-      for (const p of ["TCP", "REST", "Message Broker", "Scheduler", "Blockchain Sync", "MQTT", "Publisher"]) expect(processes[p]?.Status).toBe("Running");
+      for (const p of ["TCP", "REST", "Message Broker", "Scheduler", "Blockchain Sync", "MQTT", "Distributor", "Publisher"]) expect(processes[p]?.Status).toBe("Running");
       // step 6: its publisher policy reached the master
       await waitFor("the publisher policy on the master", async () => (await askMaster(pub, master, `blockchain get publisher where name = publisher-000 bring [publisher][port]`)) === String(tcp), 20_000, 250);
 

@@ -88,6 +88,14 @@ describe("broken role files give precise messages", () => {
     expect(plan.out).toContain("anylog_server_port = 40001");
     expect(plan.out).toContain("cluster_name = from-env");
   });
+  test("operator.ha.enabled ($ENABLE_HA) runs the distributor and the consumer, and the operator hands them what it stores", async () => {
+    const off = await run(["plan", "--config", "appliance/operator.yaml"]);
+    expect(off.out).not.toContain("run data distributor");
+    const plan = await run(["plan", "--config", "appliance/operator.yaml"], cleanEnv({ ENABLE_HA: "true", START_DATE: "-7d" }));
+    expect(plan.out).toContain("run data distributor\n");
+    expect(plan.out).toContain("run data consumer where start_date = -7d");
+    expect(plan.out).toMatch(/run operator where .*and distributor = true/);
+  });
 });
 
 // ---------------------------------------------------------------- role processes against the seeds
@@ -129,7 +137,8 @@ function seedScript(prefix: string, fix: (text: string) => string = (t) => t): s
   return path;
 }
 
-const withoutBroker = (text: string) => text.replace(/^\s*run message broker\b.*$/gm, "");
+// (and HA's distributor: a role runs it with operator.ha.enabled)
+const withoutBroker = (text: string) => text.replace(/^\s*run (message broker|data distributor)\b.*$/gm, "");
 
 describe.skipIf(!seedsPresent)("a role runs the processes its seed runs", () => {
   const seedOf: Record<string, () => string> = {

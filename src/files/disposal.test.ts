@@ -33,8 +33,8 @@ test("delete: a stored file is removed", () => {
   expect(existsSync(file)).toBe(false);
 });
 
-test("backup, archive by day, distributor: the stored file is moved there", () => {
-  for (const to of ["backup", "archive", "distributor"] as const) {
+test("backup, archive by day: the stored file is moved there", () => {
+  for (const to of ["backup", "archive"] as const) {
     const { root, file, settings } = tree();
     const dir = join(root, to);
     const d = new FileDisposal(settings({ stored: { to, dir }, compress: false, now: () => new Date("2026-03-04T23:59:00Z") }));

@@ -1,14 +1,14 @@
 /**
  * @module files/disposal
  * Where a file goes once its consumer is done with it. A stored file is deleted, or moved
- * to the backup directory, to the archive directory under its day (`YYYY-MM-DD`, UTC), or
- * to the distributor's directory, gzip-compressed on the way when asked (written
+ * to the backup directory or to the archive directory under its day (`YYYY-MM-DD`, UTC),
+ * gzip-compressed on the way when asked (written
  * atomically, then the original removed). A file that cannot be stored goes to the error
  * directory with `<name>.err.txt` beside it giving the reason. A file no longer there (an
  * other process took it) is not an error: the outcome says `missing`. Failures are values.
  *
- * The operator disposes of its watch-directory files with one; the publisher, the blobs
- * archiver and the HA distributor of theirs.
+ * The operator disposes of its watch-directory files with one; the publisher and the blobs
+ * archiver of theirs.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -21,8 +21,7 @@ export type StoredFiles =
   | { to: "delete" }
   | { to: "backup"; dir: string }
   /** under `dir/YYYY-MM-DD`, the UTC day it was stored */
-  | { to: "archive"; dir: string }
-  | { to: "distributor"; dir: string };
+  | { to: "archive"; dir: string };
 
 export interface DisposalSettings {
   stored: StoredFiles;

@@ -116,9 +116,12 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
     else lines.push(`set buffer threshold where time = ${str("operator.buffer.time")} and volume = ${str("operator.buffer.volume")}`, "run streamer");
     const journal = str("operator.buffer.journal_size");
     if (journal && journal.toUpperCase() !== "64MB") lines.push(`set buffer threshold where journal_size = ${journal}`);
+    // HA (seed 001 step 11): every member of the cluster pushes what it stores and pulls what it lacks
+    const ha = v("operator.ha.enabled") === true;
+    if (ha) lines.push("run data distributor", `run data consumer where start_date = ${quote(str("operator.ha.start_date")!)}`);
     lines.push(
       "operator_id = blockchain get operator where name = !node_name and company = !company_name bring [operator][id]",
-      `run operator where create_table = true and update_tsd_info = true and archive = ${str("operator.archive")} and master_node = !ledger_conn and policy = !operator_id`,
+      `run operator where create_table = true and update_tsd_info = true and archive = ${str("operator.archive")}${ha ? " and distributor = true" : ""} and master_node = !ledger_conn and policy = !operator_id`,
       "",
     );
   }

@@ -67,6 +67,8 @@ export const FIELDS: Record<string, Field> = {
   "operator.buffer.volume": { type: "string", doc: "streaming buffers are stored at this size", env: "THRESHOLD_VOLUME", default: "10KB" },
   "operator.buffer.write_immediate": { type: "bool", doc: "store every streaming PUT before it is answered (else it is answered once in the journal)", env: "WRITE_IMMEDIATE", default: true },
   "operator.buffer.journal_size": { type: "string", doc: "the most acknowledged data waiting in the journal to be stored; past it PUTs answer 503", env: "JOURNAL_SIZE", default: "64MB" },
+  "operator.ha.enabled": { type: "bool", doc: "run the HA processes: push stored data to the cluster's other operators and pull what is missing", env: "ENABLE_HA", default: false },
+  "operator.ha.start_date": { type: "string", doc: "how far back the consumer compares the cluster's data, e.g. -30d", env: "START_DATE", default: "-30d" },
   "operator.archive": { type: "bool", doc: "keep stored files in the archive directory, by day", env: "ARCHIVE", default: true },
 
   "publisher.compress": { type: "bool", doc: "compress files after they are sent", env: "COMPRESS_FILE", default: true },

@@ -34,7 +34,6 @@ interface Settings {
   bkupDir: string;
   errorDir: string;
   archiveDir: string;
-  distrDir: string;
   journalDir: string;
   deleteJson: boolean;
   compressJson: boolean;
@@ -113,7 +112,6 @@ class Operator implements NodeProcess {
       bkupDir: d("bkup_dir", "bkup_dir"),
       errorDir: d("error_dir", "err_dir"),
       archiveDir: this.node.dictionary.lookup("archive_dir") ?? join(d("bkup_dir", "bkup_dir"), "archive"),
-      distrDir: this.node.dictionary.lookup("distr_dir") ?? join(d("bkup_dir", "bkup_dir"), "distr"),
       journalDir: this.node.dictionary.lookup("journal_dir") ?? join(this.node.dictionary.lookup("anylog_path") ?? ".", "data", "journal"),
       deleteJson: args.bool("delete_json", false),
       compressJson: args.bool("compress_json", false),
@@ -154,13 +152,9 @@ class Operator implements NodeProcess {
     }
     this.intake = intake.value;
     intake.value.onOutcome((e) => this.count(e));
-    const stored: StoredFiles = s.deleteJson
-      ? { to: "delete" }
-      : s.distributor
-        ? { to: "distributor", dir: s.distrDir }
-        : s.archive
-          ? { to: "archive", dir: s.archiveDir }
-          : { to: "backup", dir: s.bkupDir };
+    // (with distributor = true a stored file is archived: the data distributor reads what it
+    // sends from the database, and the archive keeps the source file as AnyLog's does)
+    const stored: StoredFiles = s.deleteJson ? { to: "delete" } : s.archive || s.distributor ? { to: "archive", dir: s.archiveDir } : { to: "backup", dir: s.bkupDir };
     this.disposal = new FileDisposal({ stored, compress: s.compressJson, errorDir: s.errorDir });
     const watched = new WatchedDirectory({ directory: s.watchDir, onSettled: (path) => this.take(path), onError: (m) => this.node.log.error(`Operator: ${m}`) });
     this.watched = watched;
@@ -459,7 +453,7 @@ registerProcess({
       limit_tables: { type: "list", help: "only these tables" },
       create_table: bool("create a missing table from the data (default true)"),
       update_tsd_info: bool("record each file in almgm.tsd_info and refuse duplicates (default true)"),
-      distributor: bool("hand stored files to the data distributor's directory"),
+      distributor: bool("the data distributor sends what is stored to the cluster's other operators (stored files are archived)"),
       master_node: { type: "ipport", help: "the master node, for the table policies of new tables" },
       master: { type: "ipport", help: "the master node (same as master_node)" },
       threads: { type: "int", help: "workers storing watch-directory files at once, each on a table of its own (default 1)" },
