@@ -1,7 +1,8 @@
 /**
  * High availability, all real processes (the compiled executable over loopback TCP):
- * operators A1 and A2 in cluster c1, B in cluster c2, a query node Q; every node holds the
- * same policies. Each operator runs `run data distributor` and `run data consumer`.
+ * operators A1 (PostgreSQL) and A2 (SQLite) in cluster c1, B in cluster c2, a query node Q;
+ * every node holds the same policies. Each operator runs `run data distributor` and
+ * `run data consumer`.
  *  - rows PUT to either member of c1 are on both, once (counts and distinct ids equal);
  *  - A2 stopped while rows arrive at A1, restarted: it becomes complete;
  *  - a query on Q counts each row once, and answers from A2 while A1 is down (fail-over);
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./support/node-process.ts";
 import { OperatorNode, command, put, select, waitFor } from "./support/operator.ts";
+import { PostgresServer } from "./support/postgres.ts";
 import { ScriptNode, stopScriptNodes } from "./support/script-node.ts";
 
 setDefaultTimeout(180_000);
@@ -25,11 +27,13 @@ let a2: OperatorNode;
 let b: OperatorNode;
 let q: ScriptNode;
 let qUrl = "";
+let pg: PostgresServer | undefined;
 /** The policies every node holds (what a master's sync would give them). */
 let policies: string[] = [];
 
 afterAll(async () => {
   await stopScriptNodes();
+  await pg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -66,7 +70,8 @@ async function networkCount(): Promise<number> {
 const ha = ["run data distributor", "run data consumer where start_date = -30d"];
 
 beforeAll(async () => {
-  const started = await Promise.all(["a1", "a2", "b"].map((n) => OperatorNode.start({ engine: "sqlite", dir: join(work, n), dbms: "ha", before: ha })));
+  pg = await PostgresServer.start();
+  const started = await Promise.all(["a1", "a2", "b"].map((n) => OperatorNode.start({ engine: n === "a1" ? "psql" : "sqlite", pg, dir: join(work, n), dbms: "ha", before: ha })));
   [a1, a2, b] = [started[0]!, started[1]!, started[2]!];
   const [tcp, rest] = (await freePorts(2)) as [number, number];
   mkdirSync(join(work, "q"), { recursive: true });
@@ -104,6 +109,12 @@ describe("high availability", () => {
     expect(await count(a1)).toEqual({ n: 150, d: 150 });
     expect(await count(a2)).toEqual({ n: 150, d: 150 });
     expect(await count(b)).toEqual({ n: 70, d: 70 });
+    // the values travel whole between the engines (A1 PostgreSQL, A2 SQLite)
+    const values = async (op: OperatorNode) => (await select(op, "ha", "select sum(value) as v, count(distinct device) as devices from readings"))[0];
+    expect(await values(a2)).toEqual(await values(a1));
+    const when = async (op: OperatorNode, id: number) => String((await select(op, "ha", `select ts from readings where id = ${id}`))[0]?.ts).slice(0, 19);
+    for (const id of [1, 120]) expect(await when(a2, id)).toBe(await when(a1, id));
+    expect(await when(a1, 120)).toBe("2026-12-01 00:02:00");
     expect(await networkCount()).toBe(220);
 
     const info = (await command(a1.url, "get cluster info where format = json")).json as { cluster: string; member: number; members: Array<{ address: string; self: boolean }> };
