@@ -7,7 +7,7 @@
  *   cut off after `and` in the documentation, ends in `master=!ledger_conn` as in the
  *   metadata test. Step 2's broker shares the TCP port, as the seed starts it; step 10's
  *   `broker = local` client maps what mosquitto_pub sends there.
- * - Operator B runs seed 003 steps 1-5 and 8, with the SQLite or the PostgreSQL block of
+ * - Operator B runs seed 003 steps 1-5, 7 (HA) and 8, with the SQLite or the PostgreSQL block of
  *   steps 4 and 5 and the bind=false operator policy of step 3 (the other is the
  *   alternative for bind=true). Its fixed TCP port 32148 becomes a free port, and the
  *   PostgreSQL block's placeholders (port 54332, [DB user], [DB password]) the test
@@ -132,7 +132,8 @@ async function startSeed003(dir: string, engine: Engine, master: Master, pg?: Po
   // 0: step 1; 1-2: step 2; 3, 4, 6: step 3 (5 is the bind=true alternative); 7/8: step 4 SQLite/PostgreSQL;
   // 9/10: step 5 SQLite/PostgreSQL (11 MongoDB); 12: step 6 blobs; 13: step 7 HA; 14: step 8
   const storage = engine === "sqlite" ? [b[7]!, b[9]!] : [b[8]!, b[10]!];
-  let script = [b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[6]!, ...storage, b[14]!].join("\n");
+  let script = [b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[6]!, ...storage, b[13]!, b[14]!].join("\n");
+  expect(b[13]).toContain("run data consumer");
   script = script.replaceAll("32148", String(tcp));
   if (pg) script = script.replaceAll("54332", String(pg.port)).replaceAll("[DB user]", "postgres").replaceAll("[DB password]", "test");
   // not in the seed: a REST server, for the PUT
@@ -274,12 +275,12 @@ for (const engine of ["sqlite", "psql"] as Engine[]) {
       expect(values.every((v) => Date.now() - Date.parse(`${String(v.timestamp).replace(" ", "T")}Z`) < 120_000)).toBe(true); // now: when it arrived
     });
 
-    test("seed 003 steps 1-5 and 8 run as written; the operator ingests a file and a PUT", async () => {
+    test("seed 003 steps 1-5, 7 and 8 run as written; the operator ingests a file and a PUT", async () => {
       const op = await startSeed003(dir, engine, master, pg3);
       op003 = op;
       expect(scriptErrors(op)).toEqual([]);
       const processes = (await command(op.url, "get processes where format = json")).json as Record<string, { Status: string }>;
-      for (const p of ["TCP", "REST", "Operator"]) expect(processes[p]?.Status).toBe("Running");
+      for (const p of ["TCP", "REST", "Distributor", "Consumer", "Operator"]) expect(processes[p]?.Status).toBe("Running");
       const id = (await command(op.url, 'blockchain get operator where name = my-operator1 and company = "My Company" bring [operator][id]')).text.trim();
       expect(id).toMatch(/^[0-9a-f]{32}$/);
       expect((await operatorInfo(op.url)).policy).toBe(id);

@@ -41,13 +41,13 @@ export interface Unit {
   types: Record<string, ColumnType>;
 }
 
-/** A date as `get tsd` and the consumer take it: `-30d`, `-2h`, `-15m`, or a date/time text; undefined for none. */
+/** A date as `get tsd` and the consumer take it: `-30d` (or `-30`, days, as seed 003 writes it), `-2h`, `-15m`, or a date/time text; undefined for none. */
 export function parseDate(text: string | undefined, now = Date.now()): Result<string | undefined> {
   if (text === undefined || text.trim() === "") return ok(undefined);
   const t = text.trim();
-  const rel = /^-(\d+)\s*([dhm])$/i.exec(t);
+  const rel = /^-(\d+)\s*([dhm])?$/i.exec(t);
   if (rel) {
-    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2]!.toLowerCase() as "d" | "h" | "m"];
+    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[(rel[2] ?? "d").toLowerCase() as "d" | "h" | "m"];
     return ok(new Date(now - Number(rel[1]) * unit).toISOString());
   }
   // YY-MM-DD as AnyLog writes it short
