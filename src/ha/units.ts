@@ -52,7 +52,9 @@ export function parseDate(text: string | undefined, now = Date.now()): Result<st
   }
   // YY-MM-DD as AnyLog writes it short
   const full = /^\d{2}-\d{2}-\d{2}(\s|T|$)/.test(t) ? `20${t}` : t;
-  const ms = Date.parse(full.includes("T") || !full.includes(" ") ? full : full.replace(" ", "T"));
+  const iso = full.replace(" ", "T");
+  // (a time without a zone is UTC, as tsd_info keeps its times)
+  const ms = Date.parse(/T/.test(iso) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(iso) ? `${iso}Z` : iso);
   return Number.isFinite(ms) ? ok(new Date(ms).toISOString()) : fail("bad_value", `'${text}' is not a date: give -30d, -12h, -30m, or 'YY-MM-DD HH:MM:SS'`);
 }
 
