@@ -127,6 +127,10 @@ describe("high availability", () => {
     expect(list.filter((t) => t.table.startsWith("tsd_") && t.table !== "tsd_info").map((t) => t.units)).toEqual([1]);
     const same = (await command(a1.url, "test cluster data where format = json")).json as { tables: Array<{ table: string; same: boolean }> };
     expect(same.tables).toEqual([expect.objectContaining({ table: "ha.readings", same: true })]);
+    // what the consumers compare first: one digest per day, equal on both members
+    const digest = async (op: OperatorNode) => (await command(op.url, "get tsd digest where start_date = -1d")).json as Record<string, { units: number; hash: string }>;
+    expect(Object.values(await digest(a1)).reduce((n, d) => n + d.units, 0)).toBe(2);
+    expect(await digest(a2)).toEqual(await digest(a1));
   });
 
   test("a member stopped while rows arrive is complete once it is back; a query answers from the other member while one is down", async () => {

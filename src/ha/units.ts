@@ -93,6 +93,23 @@ export async function holdings(node: Node, range: { start?: string; end?: string
   );
 }
 
+/** Per UTC day (YYYY-MM-DD of the time stored): how many units, and one hash of all their hashes. */
+export type Digest = Record<string, { units: number; hash: string }>;
+
+/** The digest of `list`: two nodes whose digests agree on a day hold the same units that day. */
+export function digestOf(list: Holding[]): Digest {
+  const days = new Map<string, string[]>();
+  for (const h of list) {
+    const day = h.time.slice(0, 10);
+    const hashes = days.get(day) ?? [];
+    hashes.push(h.hash);
+    days.set(day, hashes);
+  }
+  const out: Digest = {};
+  for (const [day, hashes] of days) out[day] = { units: hashes.length, hash: new Bun.CryptoHasher("md5").update(hashes.sort().join("\n")).digest("hex") };
+  return out;
+}
+
 /** tsd_info entries after `fileId`, in file id order, whatever their status (a distributor's next units). */
 export async function unitsAfter(node: Node, fileId: number, limit: number): Promise<Result<Array<{ fileId: number; hash: string; status: string; source: string; time: string }>>> {
   const tsd = await requireTsdInfo(node.databases.get(TSD_DBMS));

@@ -2,8 +2,9 @@
  * @module processes/data-consumer
  * The Consumer (`run data consumer where start_date = -30d [and end_date = ...] [and mode =
  * active | suspend]`): every few seconds it compares the units this operator holds over the
- * date range with what each other operator of its cluster holds (the peer's `get tsd
- * details`, the `tsd_<member>` view of it), and pulls each unit it lacks (`ha unit`),
+ * date range with what each other operator of its cluster holds — first a digest per day
+ * (`get tsd digest`), then, for a day that differs, the peer's list of units (`get tsd
+ * details`, the `tsd_<member>` view of it) — and pulls each unit it lacks (`ha unit`),
  * storing it under the same hash as coming from that member. A member that was down, or
  * restored from an empty disk, so becomes complete — its own units come back from the
  * copies its peers keep. `set consumer mode = suspend` pauses it; `get consumer` shows the
@@ -13,7 +14,7 @@ import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { type Member, clusterView } from "../../ha/cluster.ts";
-import { HA_SOURCE, type Unit, holdings, parseDate, storeUnit } from "../../ha/units.ts";
+import { type Digest, HA_SOURCE, type Unit, digestOf, holdings, parseDate, storeUnit } from "../../ha/units.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
@@ -83,30 +84,42 @@ class DataConsumer implements NodeProcess {
     }
     this.viewError = undefined;
     this.peers = view.value.peers;
-    // (the range is relative to now at each comparison: -30d moves on with the clock)
+    // (the range is relative to now at each comparison: -30d moves on with the clock; it
+    // starts at a day's beginning so both sides digest whole days)
     const start = parseDate(this.startText);
     const end = parseDate(this.endText);
     if (!start.ok || !end.ok) return;
-    const mine = await holdings(this.node, { start: start.value, end: end.value });
+    const range = { start: start.value && `${start.value.slice(0, 10)}T00:00:00.000Z`, end: end.value };
+    const mine = await holdings(this.node, range);
     if (!mine.ok) {
       this.viewError = mine.error.message;
       return;
     }
     const held = new Set(mine.value.map((h) => h.hash));
+    const digest = digestOf(mine.value);
     for (const peer of this.peers) {
       if (!this.running || this.mode !== "active") return;
-      await this.pullFrom(peer, held);
+      await this.pullFrom(peer, held, digest, range);
     }
   }
 
-  /** Pulls from `peer` every unit of the range it holds and this node lacks. */
-  private async pullFrom(peer: Member, held: Set<string>): Promise<void> {
+  /** Pulls from `peer` every unit of the range it holds and this node lacks (looking only at days whose digests differ). */
+  private async pullFrom(peer: Member, held: Set<string>, digest: Digest, range: { start?: string; end?: string }): Promise<void> {
     const state = this.state.get(peer.address) ?? { pulled: 0, missing: 0 };
     this.state.set(peer.address, state);
-    const where = [`table = *`, `limit = 0`, `format = json`, `start_date = "${this.startText}"`, ...(this.endText ? [`end_date = "${this.endText}"`] : [])].join(" and ");
-    const listed = await this.ask<Array<{ hash: string; source: string }>>(peer, `get tsd details where ${where}`);
-    if (!listed.ok) return this.note(state, listed.error.message);
-    const missing = listed.value.filter((h) => !held.has(h.hash));
+    const bounds = (start?: string, end?: string) => [...(start ? [`start_date = "${start}"`] : []), ...(end ? [`end_date = "${end}"`] : [])];
+    const theirs = await this.ask<Digest>(peer, `get tsd digest${bounds(range.start, range.end).length > 0 ? ` where ${bounds(range.start, range.end).join(" and ")}` : ""}`);
+    if (!theirs.ok) return this.note(state, theirs.error.message);
+    const days = Object.keys(theirs.value).filter((day) => theirs.value[day]!.hash !== digest[day]?.hash);
+    const missing: Array<{ hash: string; source: string }> = [];
+    for (const day of days.sort()) {
+      const next = new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString();
+      const end = range.end && range.end < next ? range.end : next;
+      const where = ["table = *", "limit = 0", "format = json", ...bounds(`${day}T00:00:00.000Z`, end)].join(" and ");
+      const listed = await this.ask<Array<{ hash: string; source: string }>>(peer, `get tsd details where ${where}`);
+      if (!listed.ok) return this.note(state, listed.error.message);
+      missing.push(...listed.value.filter((h) => !held.has(h.hash)));
+    }
     state.missing = missing.length;
     for (const h of missing) {
       if (!this.running || this.mode !== "active") return;
