@@ -15,3 +15,4 @@ import "../query/commands.ts";
 import "../query/network/catalog.ts";
 import "../query/network/query-log.ts";
 import "../ingest/commands.ts";
+import "../blobs/commands.ts";
