@@ -10,7 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OperatorNode, command } from "./support/operator.ts";
+import { OperatorNode, command, select, waitFor } from "./support/operator.ts";
 import { PostgresServer } from "./support/postgres.ts";
 import { stopScriptNodes } from "./support/script-node.ts";
 
@@ -161,3 +161,83 @@ for (const kind of ["sqlite", "psql", "folder"] as const) {
     });
   });
 }
+
+describe("the Blobs Archiver with an operator", () => {
+  let op: OperatorNode;
+  const dir = join(root, "archiver");
+  const bwatch = () => join(op.home, "data", "bwatch");
+
+  beforeAll(async () => {
+    op = await OperatorNode.start({
+      engine: "sqlite",
+      dir,
+      dbms: "edgex",
+      before: ["run blobs archiver where dbms = true and folder = true and compress = true and reuse_blobs = true"],
+    });
+  });
+  afterAll(async () => op?.node.stop());
+
+  test("a JSON file that references a blob file and the same bytes in base64: two rows, one blob (in the database and the folder)", async () => {
+    const bytes = randomBytes(200_000);
+    writeFileSync(join(bwatch(), "cam1.png"), bytes);
+    const rows = [
+      { ts: "2026-12-05 10:00:00", camera: "c1", file: { blob: "cam1.png" } },
+      { ts: "2026-12-05 10:00:01", camera: "c2", file: { base64: bytes.toString("base64"), extension: "png" } },
+    ];
+    writeFileSync(join(bwatch(), "edgex.image.0.json"), rows.map((r) => JSON.stringify(r)).join("\n"));
+    const id = `${md5(bytes)}.png`;
+    const found = await waitFor("the archived rows", async () => {
+      const r = await select(op, "edgex", "select camera, file from image order by camera");
+      return r.length === 2 ? r : undefined;
+    });
+    expect(found).toEqual([{ camera: "c1", file: id }, { camera: "c2", file: id }]);
+    const info = json<Record<string, unknown>>((await command(op.url, "get blobs archiver")).text);
+    expect(info).toMatchObject({ status: "Running", files_processed: 1, rows: 2, blobs_stored: 1, blobs_reused: 1, errors: 0 });
+    // the JSON file and the blob file beside it are gone; the blob is in the sqlite blobs tables and, gzip'd, in the folder
+    expect(readdirSync(bwatch())).toEqual([]);
+    const count = await command(op.url, "get files count where dbms = edgex and format = json");
+    expect(json(count.text)).toEqual([{ dbms: "edgex", table: "image", files: 1 }]);
+    const dateDirs = readdirSync(join(op.home, "data", "blobs", "edgex", "image"));
+    expect(readdirSync(join(op.home, "data", "blobs", "edgex", "image", dateDirs[0]!))).toContain(`${id}.gz`);
+    const out = join(dir, "out.png");
+    await command(op.url, `file retrieve where dbms = edgex and table = image and id = ${id} and dest = ${out}`, true);
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+  });
+
+  test("a file naming a blob that is not there goes to the error directory with its reason; no row is stored", async () => {
+    writeFileSync(join(bwatch(), "edgex.image.1.json"), JSON.stringify({ ts: "2026-12-05 11:00:00", camera: "c3", file: { blob: "missing.png" } }));
+    const reason = await waitFor("the error file", () => {
+      const p = join(op.errorDir, "edgex.image.1.json.err.txt");
+      return existsSync(p) ? readFileSync(p, "utf8") : undefined;
+    });
+    expect(reason).toContain("missing.png");
+    const rows = await select(op, "edgex", "select count(*) as n from image where camera = 'c3'");
+    expect(rows).toEqual([{ n: 0 }]);
+    const info = json<{ last_error: string; errors: number }>((await command(op.url, "get blobs archiver")).text);
+    expect(info.errors).toBe(1);
+    expect(info.last_error).toContain("missing.png");
+  });
+
+  test("a dbms without a blobs database waits (the file stays) and is taken once one is connected", async () => {
+    writeFileSync(join(bwatch(), "later.image.0.json"), JSON.stringify({ ts: "2026-12-05 12:00:00", camera: "c4", file: { base64: Buffer.from("later").toString("base64"), extension: "txt" } }));
+    const waiting = await waitFor("the archiver's error", async () => {
+      const info = json<{ last_error: string | null }>((await command(op.url, "get blobs archiver")).text);
+      return info.last_error?.includes("later") ? info.last_error : undefined;
+    });
+    expect(waiting).toContain("connect dbms later");
+    expect(readdirSync(bwatch())).toContain("later.image.0.json");
+    expect((await command(op.url, "connect dbms later where type = sqlite", true)).status).toBe(200);
+    const rows = await waitFor("the waiting file's row", async () => {
+      const r = await select(op, "later", "select camera, file from image");
+      return r.length === 1 ? r : undefined;
+    });
+    expect(rows).toEqual([{ camera: "c4", file: `${md5(Buffer.from("later"))}.txt` }]);
+  });
+
+  test("run blobs archiver with nowhere to keep blobs is refused", async () => {
+    expect((await command(op.url, "exit blobs archiver", true)).status).toBe(200);
+    const r = await command(op.url, "run blobs archiver where dbms = false and folder = false", true);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain("dbms = false and folder = false");
+  });
+});

@@ -78,9 +78,12 @@ export function databaseStore(node: Node, dbms: string): BlobStore | undefined {
   return undefined;
 }
 
-/** The blobs folder: `!blobs_dir` unless a process names another. */
-export function folderStore(node: Node, compress = false, root?: string): FolderStore {
-  const dir = root ?? node.dictionary.lookup("blobs_dir") ?? join(node.dictionary.lookup("anylog_path") ?? ".", "data", "blobs");
+/** The blobs folder a running archiver was given (`blobs_dir = ...`), which reads then look in. */
+export const blobsFolder = nodeSlot((): { dir?: string } => ({}));
+
+/** The blobs folder: the archiver's, else `!blobs_dir`. */
+export function folderStore(node: Node, compress = false): FolderStore {
+  const dir = blobsFolder(node).dir ?? node.dictionary.lookup("blobs_dir") ?? join(node.dictionary.lookup("anylog_path") ?? ".", "data", "blobs");
   return new FolderStore(dir, compress);
 }
 

@@ -12,4 +12,5 @@ import "./query-pool/index.ts";
 import "./scheduler/index.ts";
 import "./msg-client/index.ts";
 import "./message-broker/index.ts";
+import "./blobs-archiver/index.ts";
 import "./not-yet-built.ts";
