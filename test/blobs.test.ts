@@ -241,3 +241,51 @@ describe("the Blobs Archiver with an operator", () => {
     expect(r.text).toContain("dbms = false and folder = false");
   });
 });
+
+describe("blobs from a message client (a camera's base64 image)", () => {
+  let op: OperatorNode;
+  const dir = join(root, "mqtt");
+
+  beforeAll(async () => {
+    op = await OperatorNode.start({ engine: "sqlite", dir, dbms: "edgex" });
+    const run = await command(
+      op.url,
+      'run msg client where broker = rest and log = false and topic = (name = images and dbms = edgex and table = image and column.ts.timestamp = now and column.device.str = "bring [deviceName]" and column.file = (value = "bring [readings][][binaryValue]" and blob = true and apply = base64decoding and extension = png and hash = md5) and column.profile = (value = "bring [readings][][profileName]" and type = str))',
+      true,
+    );
+    if (run.status !== 200) throw new Error(`run msg client: ${run.status} ${run.text}`);
+  });
+  afterAll(async () => op?.node.stop());
+
+  const postData = (body: unknown) =>
+    fetch(`${op.url}/`, { method: "POST", headers: { command: "data", topic: "images", "User-Agent": "AnyLog/1.23" }, body: JSON.stringify(body) });
+
+  test("the payload lands as a row plus a blob, and file retrieve gives back the original bytes", async () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(300_000)]);
+    const r = await postData({ deviceName: "Camera001", readings: [{ binaryValue: png.toString("base64"), profileName: "camera", mediaType: "image/png" }] });
+    expect(r.status).toBe(200);
+    const id = `${md5(png)}.png`;
+    const rows = await waitFor("the camera row", async () => {
+      const x = await select(op, "edgex", "select device, file, profile from image");
+      return x.length === 1 ? x : undefined;
+    });
+    expect(rows).toEqual([{ device: "Camera001", file: id, profile: "camera" }]);
+    const out = join(dir, "back.png");
+    const back = await command(op.url, `file retrieve where dbms = edgex and table = image and id = ${id} and dest = ${out}`, true);
+    expect(back.status).toBe(200);
+    expect(readFileSync(out).equals(png)).toBe(true);
+    // edgex is connected (sqlite): the blob is in its blobs tables
+    const files = json<Array<{ id: string; store: string }>>((await command(op.url, "get files where dbms = edgex and format = json")).text);
+    expect(files).toEqual([expect.objectContaining({ id, store: "sqlite" })]);
+  });
+
+  test("text that is not base64 is refused with the reason, and neither a row nor a blob is stored", async () => {
+    const r = await postData({ deviceName: "Camera002", readings: [{ binaryValue: "*** not base64 ***", profileName: "camera" }] });
+    expect(r.status).toBe(400);
+    expect(await r.text()).toContain("not base64");
+    const rows = await select(op, "edgex", "select count(*) as n from image where device = 'Camera002'");
+    expect(rows).toEqual([{ n: 0 }]);
+    const count = json((await command(op.url, "get files count where dbms = edgex and format = json")).text);
+    expect(count).toEqual([{ dbms: "edgex", table: "image", files: 1 }]);
+  });
+});
