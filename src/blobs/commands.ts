@@ -6,11 +6,9 @@
  * and id = ...) <local path>`: the peer answers with the blob as the frame's body). Reads
  * look in the dbms's blobs database and in the blobs folder (stores.ts).
  */
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createHash } from "node:crypto";
 import type { CommandContext } from "../commands/context.ts";
 import { Args, type NetworkTarget, type Reply, command } from "../commands/spec.ts";
 import { addCommands } from "../commands/table.ts";
@@ -20,7 +18,7 @@ import type { Node } from "../node/node.ts";
 import { diskReason } from "../util/disk.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
-import { type BlobFilter, type BlobInfo, type BlobReader, type BlobSource, type BlobStore, blobId, blobName, byDateThenId, dateOption, putBlob } from "./store.ts";
+import { type BlobFilter, type BlobInfo, type BlobReader, type BlobSource, type BlobStore, blobId, blobName, byDateThenId, dateOption, fileChunks, putBlob, writeChunks } from "./store.ts";
 import { folderStore, mongoConnections, readStores, storeFor } from "./stores.ts";
 
 /** The filter a command's options name (dbms required). */
@@ -86,18 +84,11 @@ async function openOne(node: Node, filter: BlobFilter): Promise<Result<BlobReade
 /** Writes a blob's bytes to `path` (a temporary file renamed in: never half a file); its md5. */
 async function writeBlob(reader: BlobReader, path: string): Promise<Result<string>> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const md5 = createHash("md5");
   try {
     mkdirSync(dirname(path), { recursive: true });
-    const hashing = async function* () {
-      for await (const c of reader.chunks()) {
-        md5.update(c);
-        yield c;
-      }
-    };
-    await pipeline(Readable.from(hashing()), createWriteStream(tmp, { mode: 0o640 }));
+    const md5 = await writeChunks(tmp, reader.chunks());
     renameSync(tmp, path);
-    return ok(md5.digest("hex"));
+    return ok(md5);
   } catch (e) {
     rmSync(tmp, { force: true });
     return fail("io", `cannot write ${path}: ${diskReason(e)}`);
@@ -228,15 +219,12 @@ async function fileGet(ctx: CommandContext, args: Args): Promise<Result<Reply>> 
   const dest = args.str("dest");
   if (!dest) return fail("bad_option", "'file get <what> <dest>': name where to write it");
   const target = destinationOf(dest, name);
-  const from: BlobReader = reader ?? { info: { dbms: "", table: "", id: name, hash: "", extension: "", date: "", size: 0 }, chunks: () => Readable.from(readBytesOfFile(path!)) };
+  const from: BlobReader = reader ?? { info: { dbms: "", table: "", id: name, hash: "", extension: "", date: "", size: 0 }, chunks: () => fileChunks(path!) };
   const written = await writeBlob(from, target);
   if (!written.ok) return written;
   return ok({ file: target, md5: written.value });
 }
 
-async function* readBytesOfFile(path: string): AsyncGenerator<Uint8Array> {
-  yield* createReadStream(path, { highWaterMark: 1024 * 1024 });
-}
 
 /** `run client (ip:port) file get <what> <dest>`: asks the one peer, writes its body here. */
 async function fileGetAcross(ctx: CommandContext, args: Args, target: NetworkTarget): Promise<Result<Reply>> {

@@ -25,7 +25,9 @@ import {
   byDateThenId,
   idTaken,
   matches,
+  fileChunks,
   sourceChunks,
+  writeChunks,
 } from "./store.ts";
 
 interface Sidecar extends BlobInfo {
@@ -107,10 +109,8 @@ export class FolderStore implements BlobStore {
     const tmp = join(dir, `.${info.id}.${process.pid}.${Date.now()}.tmp`);
     try {
       mkdirSync(dir, { recursive: true });
-      const out = createWriteStream(tmp, { mode: 0o640 });
-      const input = Readable.from(sourceChunks(source));
-      if (this.compress) await pipeline(input, createGzip({ level: 6 }), out);
-      else await pipeline(input, out);
+      if (this.compress) await pipeline(Readable.from(sourceChunks(source)), createGzip({ level: 6 }), createWriteStream(tmp, { mode: 0o640 }));
+      else await writeChunks(tmp, sourceChunks(source));
       renameSync(tmp, path);
       syncDirectory(dir);
     } catch (e) {
@@ -136,10 +136,7 @@ export class FolderStore implements BlobStore {
     }
     return ok({
       info: strip(meta),
-      chunks: () => {
-        const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
-        return meta.compressed ? raw.pipe(createGunzip()) : raw;
-      },
+      chunks: () => (meta.compressed ? createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(createGunzip()) : fileChunks(path)),
     });
   }
 

@@ -8,7 +8,8 @@
  * GridFS stores implement it; `blobs/store.contract.test.ts` runs one suite against each.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 
 /** Where a blob is: its logical database, its table, and its id (file name, unique per table). */
@@ -154,7 +155,22 @@ export async function* sourceChunks(source: BlobSource, chunkBytes = CHUNK_BYTES
     for (let i = 0; i < source.bytes.length; i += chunkBytes) yield source.bytes.subarray(i, i + chunkBytes);
     return;
   }
-  for await (const chunk of createReadStream(source.path, { highWaterMark: chunkBytes })) yield chunk as Buffer;
+  yield* fileChunks(source.path, chunkBytes);
+}
+
+/** A file's bytes a chunk at a time (each chunk a new buffer: a consumer may keep it). */
+export async function* fileChunks(path: string, chunkBytes = CHUNK_BYTES): AsyncGenerator<Uint8Array> {
+  const file = await open(path, "r");
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(chunkBytes);
+      const { bytesRead } = await file.read(buffer, 0, chunkBytes, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === chunkBytes ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** The md5 (hex) and size of a source; a file is read a chunk at a time. */
@@ -223,4 +239,21 @@ export async function putBlob(store: BlobStore, source: BlobSource, request: Put
 /** The conflict `put` answers when the id holds other bytes. */
 export function idTaken(info: BlobInfo, where: string): Result<never> {
   return fail("conflict", `${where} already holds a different blob named '${info.id}' in ${info.dbms}.${info.table}: remove it first ('file remove where dbms = ${info.dbms} and table = ${info.table} and id = ${info.id}') or store under another id`);
+}
+
+/** Writes chunks to a new file at `path` (created, or truncated), each as it comes; the md5 of what was written. */
+export async function writeChunks(path: string, chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const md5 = createHash("md5");
+  const file = await open(path, "w", 0o640);
+  try {
+    for await (const chunk of chunks) {
+      md5.update(chunk);
+      let done = 0;
+      while (done < chunk.length) done += (await file.write(chunk, done, chunk.length - done)).bytesWritten;
+    }
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return md5.digest("hex");
 }
