@@ -16,3 +16,4 @@ import "../query/network/catalog.ts";
 import "../query/network/query-log.ts";
 import "../ingest/commands.ts";
 import "../ha/commands.ts";
+import "../blobs/commands.ts";

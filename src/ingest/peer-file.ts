@@ -4,7 +4,8 @@
  * `file store where name = <file name> [and dbms = ... and table = ...]`. The operator
  * stores it through its intake as its watch directory would (the same hash of the content,
  * so a file sent again is stored once) and answers only once the rows are stored (or were
- * stored before). Files of one table are stored one at a time.
+ * stored before). Files of one table are stored one at a time. The same `file store` with
+ * `file = <path>` (or a REST upload) stores a blob instead (blobs/commands).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { diskReason } from "../util/disk.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { type DataFileName, dataName, parseDataFileName } from "./file-name.ts";
 import { NO_OPERATOR, intakeOf } from "./intake.ts";
+import { storeBlobCommand } from "../blobs/commands.ts";
 
 /** What the operator answers for a stored file. */
 export interface PeerFileStored {
@@ -96,17 +98,31 @@ export async function storePeerFile(node: Node, file: string, payload: Uint8Arra
 addCommands(
   command({
     words: ["file", "store"],
-    summary: "Stores a data file sent as the payload of a peer message (a publisher's) through the operator's intake",
+    summary: "Stores a file: a blob (file = <path>, or a REST upload) in the blobs database / folder, or a publisher's data file (name = ..., the payload of a peer message) through the operator's intake",
     method: "POST",
     options: {
-      name: { type: "str", help: "the file's name (dbms.table.<...>.json[.gz])", required: true },
-      dbms: { type: "str", help: "the file's dbms, when its name does not follow the convention" },
-      table: { type: "str", help: "the file's table, when its name does not follow the convention" },
+      name: { type: "str", help: "a publisher's data file: its name (dbms.table.<...>.json[.gz])" },
+      dbms: { type: "str", help: "the dbms (of the blob, or of a data file whose name does not follow the convention)" },
+      table: { type: "str", help: "the table (as dbms)" },
+      file: { type: "str", help: "a blob: the path of the file to store" },
+      source: { type: "str", help: "same as file" },
+      hash: { type: "str", help: "a blob: its md5 (computed when left out), or a unique value of your own" },
+      id: { type: "str", help: "a blob: its id (file name) in the store; default <md5>.<extension>" },
+      dest: { type: "str", help: "same as id" },
+      extension: { type: "str", help: "a blob: its file extension (default: the file's)" },
+      date: { type: "str", help: "a blob: its date key, YYMMDD (default: today, UTC)" },
+      reuse_blobs: { type: "bool", help: "a blob: reference a stored blob with the same md5 instead of storing it again" },
     },
-    examples: ["file store where name = litsanleandro.ping_sensor.0.abc.json"],
+    examples: [
+      "file store where dbms = edgex and table = image and file = !prep_dir/camera1.png",
+      "curl -X POST -H 'command: file store where dbms = edgex and table = image and dest = cam1.png' -F file=@cam1.png <node>",
+      "file store where name = litsanleandro.ping_sensor.0.abc.json (a publisher's payload)",
+    ],
     async handler(ctx, args) {
+      // a blob: a file path, or bytes without a data file's name (a REST upload)
+      if (args.has("file") || args.has("source") || !args.has("name")) return storeBlobCommand(ctx, args);
       const payload = ctx.payload;
-      if (!payload) return fail("bad_option", "'file store' takes the file as the payload of a peer message: a publisher sends it ('run publisher')");
+      if (!payload) return fail("bad_option", "'file store where name = ...' takes the data file as the payload of a peer message: a publisher sends it ('run publisher'); to store a blob, give 'file = <path>'");
       return storePeerFile(ctx.node, args.str("name", ""), payload, args.str("dbms"), args.str("table"));
     },
   }),

@@ -8,9 +8,9 @@ import { mapPayload, topicRule } from "./mapping.ts";
 
 const NOW = "2026-12-05T10:00:00.000Z";
 
-/** The mapped groups without their declared types (checked on their own). */
+/** The mapped groups without their declared types and blobs (checked on their own). */
 function groups(r: ReturnType<typeof mapPayload>) {
-  return r.ok ? r.value.map(({ types: _types, ...g }) => g) : r.error.message;
+  return r.ok ? r.value.map(({ types: _types, blobs: _blobs, ...g }) => g) : r.error.message;
 }
 
 function rule(block: Record<string, unknown>) {
@@ -79,5 +79,39 @@ describe("message mapping", () => {
     expect(why({ name: "t", dbms: "d", table: "t" })).toMatch(/maps no columns/);
     expect(why({ name: "t", dbms: "d", table: "t", qos: "3", "column.v": "bring [v]" })).toMatch(/qos must be 0, 1 or 2/);
     expect(why({ name: "t", dbms: "d", table: "t", "column.a": "bring [x][][a]", "column.b": "bring [y][][b]" })).toMatch(/different lists/);
+  });
+});
+
+describe("blob columns", () => {
+  const camera = {
+    name: "images",
+    dbms: "edgex",
+    table: "image",
+    "column.ts.timestamp": "now",
+    "column.file": { bring: "[readings][][binaryValue]", blob: "true", apply: "base64decoding", extension: "png", hash: "md5" },
+    "column.device": "bring [deviceName]",
+  };
+  test("a base64 image becomes its id in the row and its bytes in blobs; equal images are one blob", () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const other = Buffer.from("other image");
+    const md5 = (b: Uint8Array) => new Bun.CryptoHasher("md5").update(b).digest("hex");
+    const msg = { deviceName: "Camera001", readings: [{ binaryValue: png.toString("base64") }, { binaryValue: png.toString("base64") }, { binaryValue: other.toString("base64") }] };
+    const r = mapPayload(rule(camera), JSON.stringify(msg), NOW);
+    if (!r.ok) throw new Error(r.error.message);
+    const [g] = r.value;
+    expect(g!.rows.map((x) => x.file)).toEqual([`${md5(png)}.png`, `${md5(png)}.png`, `${md5(other)}.png`]);
+    expect(g!.types.get("file")).toBe("text");
+    expect(g!.blobs.map((b) => [b.id, Buffer.from(b.bytes).equals(b.id.startsWith(md5(png)) ? png : other), b.cells.length])).toEqual([
+      [`${md5(png)}.png`, true, 2],
+      [`${md5(other)}.png`, true, 1],
+    ]);
+  });
+  test("text that is not base64 is an error naming the column; blob options without blob = true, or unknown ones, are refused", () => {
+    const r = mapPayload(rule(camera), JSON.stringify({ deviceName: "c", readings: [{ binaryValue: "not base64 !!" }] }), NOW);
+    expect(!r.ok && r.error.message).toBe("column 'file': the blob is not base64 text (apply = base64decoding)");
+    const noBlob = topicRule({ ...camera, "column.file": { value: "bring [x]", extension: "png" } });
+    expect(!noBlob.ok && noBlob.error.message).toContain("add blob = true");
+    const apply = topicRule({ ...camera, "column.file": { value: "bring [x]", blob: "true", apply: "opencv" } });
+    expect(!apply.ok && apply.error.message).toContain("apply = opencv is not supported");
   });
 });

@@ -9,7 +9,12 @@
  * without `[]` repeated on each. A dbms or table taken from the message is lower-cased with
  * spaces as `_`. `now` is one timestamp per message. A payload that is a JSON list is one
  * message per element. A message that does not fit is an error that says why.
+ * A blob column, `column.file = (value = "bring [image]" and blob = true and apply =
+ * base64decoding and extension = png)` (AnyLog's mapping-policy names; `hash = md5` is the
+ * only hash), holds the blob's id `<md5>.<extension>` in the row; its bytes are in
+ * `MappedRows.blobs` for the message client to store (blobs/mapping-blobs) before the rows.
  */
+import { createHash } from "node:crypto";
 import { type Result, fail, ok } from "../util/result.ts";
 import { validFilter } from "./topics.ts";
 
@@ -24,6 +29,17 @@ interface ColumnRule {
   type: ColumnType;
   source: Source;
   optional: boolean;
+  /** A blob column: the value's bytes (base64-decoded, or the text's UTF-8) are a blob; the row holds its id. */
+  blob?: { extension: string; base64: boolean };
+}
+
+/** A blob a message carried, and the row cells that hold its id. */
+export interface MappedBlob {
+  id: string;
+  hash: string;
+  extension: string;
+  bytes: Uint8Array;
+  cells: Array<{ row: Record<string, unknown>; column: string }>;
 }
 
 export interface TopicRule {
@@ -42,6 +58,8 @@ export interface MappedRows {
   rows: Array<Record<string, unknown>>;
   /** The columns' types as the mapping declares them (a float that came as 20 is still a float). */
   types: Map<string, StoredType>;
+  /** Blobs the rows reference (blob columns), one per distinct content. */
+  blobs: MappedBlob[];
 }
 
 /** A mapping type as the intake names column types. */
@@ -87,19 +105,32 @@ export function topicRule(block: Record<string, unknown>): Result<TopicRule> {
     let text: unknown = value;
     let type: string | undefined = typed;
     let optional = false;
+    let blob: ColumnRule["blob"];
     if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       const o = value as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!["value", "type", "optional"].includes(k)) return fail("bad_option", `${what}: unknown key '${k}' (value, type, optional)`);
-      text = o.value;
+      const keys = ["value", "bring", "type", "optional", "blob", "apply", "extension", "hash"];
+      for (const k of Object.keys(o)) if (!keys.includes(k)) return fail("bad_option", `${what}: unknown key '${k}' (${keys.join(", ")})`);
+      text = o.value ?? (o.bring !== undefined ? `bring ${String(o.bring)}` : undefined);
       type = typeof o.type === "string" ? o.type : type;
       optional = o.optional === true || String(o.optional).toLowerCase() === "true";
+      const isBlob = o.blob === true || String(o.blob).toLowerCase() === "true";
+      if (!isBlob && (o.apply !== undefined || o.extension !== undefined || o.hash !== undefined)) return fail("bad_option", `${what}: apply, extension and hash are for a blob column: add blob = true`);
+      if (isBlob) {
+        const apply = o.apply === undefined ? undefined : String(o.apply).toLowerCase();
+        if (apply !== undefined && apply !== "base64decoding") return fail("bad_value", `${what}: apply = ${String(o.apply)} is not supported (base64decoding)`);
+        if (o.hash !== undefined && String(o.hash).toLowerCase() !== "md5") return fail("bad_value", `${what}: hash = ${String(o.hash)} is not supported (md5)`);
+        const extension = o.extension === undefined ? "" : String(o.extension).replace(/^\./, "").toLowerCase();
+        if (extension && !/^[a-z0-9]{1,10}$/.test(extension)) return fail("bad_value", `${what}: extension '${String(o.extension)}' is not a file extension`);
+        blob = { extension, base64: apply === "base64decoding" };
+        type = "str"; // the row holds the blob's id
+      }
     }
     if (typeof text !== "string" && typeof text !== "number" && typeof text !== "boolean") return fail("bad_option", `${what}: no value (bring [key], now, or a constant)`);
     const t = (type ?? "str").toLowerCase();
     if (!(COLUMN_TYPES as readonly string[]).includes(t)) return fail("bad_value", `${what}: type '${type}' is not one of ${COLUMN_TYPES.join(", ")}`);
     const source = sourceOf(String(text), what);
     if (!source.ok) return source;
-    columns.push({ name: col.toLowerCase(), type: t as ColumnType, source: source.value, optional });
+    columns.push({ name: col.toLowerCase(), type: t as ColumnType, source: source.value, optional, ...(blob ? { blob } : {}) });
   }
   if (columns.length === 0) return fail("bad_option", `topic '${name}' maps no columns: add column.<name>.<type> = "bring [key]"`);
   const lists = new Set(columns.flatMap((c) => (c.source.kind === "bring" && c.source.path.includes(null) ? [JSON.stringify(c.source.path.slice(0, c.source.path.indexOf(null)))] : [])));
@@ -169,6 +200,7 @@ function mapOne(rule: TopicRule, message: unknown, now: string): Result<MappedRo
     elements = list;
   }
   const rows: Array<Record<string, unknown>> = [];
+  const blobs = new Map<string, MappedBlob>();
   for (const element of elements) {
     const row: Record<string, unknown> = {};
     for (const c of rule.columns) {
@@ -184,13 +216,35 @@ function mapOne(rule: TopicRule, message: unknown, now: string): Result<MappedRo
         const path = c.source.kind === "bring" ? c.source.path.map((s) => `[${s ?? ""}]`).join("") : "";
         return fail("bad_value", `the message has no value for column '${c.name}' at ${path} (mark the column optional = true if it may be missing)`);
       }
+      if (c.blob) {
+        const b = blobOf(v, c.blob);
+        if (!b.ok) return fail("bad_value", `column '${c.name}': ${b.error.message}`);
+        const held = blobs.get(b.value.id) ?? { ...b.value, cells: [] };
+        blobs.set(b.value.id, held);
+        held.cells.push({ row, column: c.name });
+        row[c.name] = b.value.id;
+        continue;
+      }
       const value = typed(v, c.type);
       if (!value.ok) return fail("bad_value", `column '${c.name}': ${value.error.message}`);
       row[c.name] = value.value;
     }
     rows.push(row);
   }
-  return ok({ dbms: dbms.value, table: table.value, rows, types: new Map(rule.columns.map((c) => [c.name, STORED[c.type]])) });
+  return ok({ dbms: dbms.value, table: table.value, rows, types: new Map(rule.columns.map((c) => [c.name, STORED[c.type]])), blobs: [...blobs.values()] });
+}
+
+/** A blob column's value as bytes, with its md5 and id (`<md5>.<extension>`). */
+function blobOf(v: unknown, rule: NonNullable<ColumnRule["blob"]>): Result<Omit<MappedBlob, "cells">> {
+  if (typeof v !== "string") return fail("bad_value", `a blob is text (${rule.base64 ? "base64" : "its bytes as text"}), not ${typeof v}`);
+  let bytes: Uint8Array;
+  if (rule.base64) {
+    const clean = v.replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean)) return fail("bad_value", "the blob is not base64 text (apply = base64decoding)");
+    bytes = Buffer.from(clean, "base64");
+  } else bytes = Buffer.from(v, "utf8");
+  const hash = createHash("md5").update(bytes).digest("hex");
+  return ok({ id: rule.extension ? `${hash}.${rule.extension}` : hash, hash, extension: rule.extension, bytes });
 }
 
 /** A payload's rows, grouped by dbms.table; a JSON list is one message per element. */
@@ -209,8 +263,10 @@ export function mapPayload(rule: TopicRule, payload: string, now = new Date().to
     if (!mapped.ok) return mapped;
     const key = `${mapped.value.dbms}.${mapped.value.table}`;
     const group = groups.get(key);
-    if (group) group.rows.push(...mapped.value.rows);
-    else groups.set(key, mapped.value);
+    if (group) {
+      group.rows.push(...mapped.value.rows);
+      group.blobs.push(...mapped.value.blobs);
+    } else groups.set(key, mapped.value);
   }
   return ok([...groups.values()]);
 }

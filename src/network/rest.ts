@@ -206,7 +206,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     return c.text(node.metrics.render(node.processes, uptime), 200, { "content-type": "text/plain; version=0.0.4" });
   });
 
-  async function runCommand(c: Context, text: string, method: HttpMethod): Promise<Response> {
+  async function runCommand(c: Context, text: string, method: HttpMethod, payload?: Uint8Array): Promise<Response> {
     const command = text.trim();
     if (command === "") {
       return errorResponse(c, new AnyLogError("syntax", "no command: send it in the 'command' header"), "");
@@ -227,7 +227,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     }
     // a large query answer streams to the client; past the timeout the work under way is stopped
     const asked = new AbortController();
-    const ctx = { ...node.context("rest"), stream: true, signal: asked.signal };
+    const ctx = { ...node.context("rest"), stream: true, signal: asked.signal, payload };
     const run = async () => (await runStatement(stmt.value, ctx)).result;
     // a command that only waits on other machines holds no Query Pool worker, else a node
     // asking itself (or two nodes asking each other) fills its pool with waiters and the peer
@@ -252,6 +252,19 @@ export function restApp(node: Node, options: RestOptions): Hono {
   app.post("/", async (c) => {
     let command = headerText(c, "command");
     if (command?.trim().toLowerCase() === "data") return postData(c);
+    // a file uploaded with the command (curl -F file=@x.png): its bytes are the command's payload (file store)
+    if (command !== undefined && /^multipart\/form-data/i.test(c.req.header("content-type") ?? "")) {
+      let upload: File | undefined;
+      try {
+        const form = await c.req.formData();
+        const field = form.get("file") ?? [...form.values()].find((v) => typeof v !== "string");
+        if (field && typeof field !== "string") upload = field;
+      } catch {
+        return errorResponse(c, new AnyLogError("syntax", "the multipart body cannot be read: send the file as -F file=@<path>"), command);
+      }
+      if (!upload) return errorResponse(c, new AnyLogError("bad_option", "the multipart body has no file: send it as -F file=@<path>"), command);
+      return runCommand(c, command, "POST", new Uint8Array(await upload.arrayBuffer()));
+    }
     if (command === undefined) {
       const raw = await c.req.text();
       if (raw.trim() === "") return runCommand(c, "", "POST");

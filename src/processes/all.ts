@@ -14,4 +14,5 @@ import "./msg-client/index.ts";
 import "./message-broker/index.ts";
 import "./data-distributor/index.ts";
 import "./data-consumer/index.ts";
+import "./blobs-archiver/index.ts";
 import "./not-yet-built.ts";

@@ -12,26 +12,6 @@ const str = (help: string) => ({ type: "str", help }) as const;
 const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 notYetBuilt({
-  name: "Blobs Archiver",
-  order: 80,
-  aliases: ["blobs archiver", "archiver"],
-  comesWith: "the blobs work",
-  run: {
-    words: ["run", "blobs", "archiver"],
-    summary: "Stores blobs (images, video, sound) in a blobs database and/or folders",
-    options: {
-      dbms: { type: "any", help: "use a blobs database (true/false), or its name" },
-      folder: bool("also keep blobs in date folders"),
-      file: bool("same as folder"),
-      compress: bool("compress blobs"),
-      reuse_blobs: bool("store a repeated blob once"),
-      bwatch_dir: dir("blobs watch"),
-      blobs_dir: dir("blobs"),
-    },
-  },
-});
-
-notYetBuilt({
   name: "SMTP",
   order: 120,
   aliases: ["smtp", "smtp client"],

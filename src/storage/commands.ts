@@ -10,6 +10,17 @@ import { type Result, fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
 import type { ConnectOptions, Engine } from "./database.ts";
 import { FIXED_TABLES, createStatements } from "./schema.ts";
+import { connectMongo, disconnectMongo, mongoConnections } from "../blobs/stores.ts";
+
+/** `connect dbms ... where type = mongo`: a blobs database (blobs/stores), not a SQL one. */
+export interface MongoConnect {
+  mongo: true;
+  name: string;
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+}
 
 const ENGINES: Record<string, Engine | "mongo"> = {
   sqlite: "sqlite",
@@ -26,7 +37,7 @@ const ENGINES: Record<string, Engine | "mongo"> = {
  *   connect dbms <type> <name> [where memory = true]
  *   connect dbms <type> <user@host:password> <port> <name>
  */
-export function connectOptions(args: Args, directory: string): Result<ConnectOptions> {
+export function connectOptions(args: Args, directory: string): Result<ConnectOptions | MongoConnect> {
   const words = args.list("words");
   let name: string | undefined;
   let type = args.str("type");
@@ -55,7 +66,12 @@ export function connectOptions(args: Args, directory: string): Result<ConnectOpt
   const memory = args.bool("memory", false);
   const engine = ENGINES[(type ?? "sqlite").toLowerCase()];
   if (!engine) return fail("bad_option", `'connect dbms' type '${type}' is not one of sqlite, psql, mongo`);
-  if (engine === "mongo") return fail("unavailable", "MongoDB blobs databases are not in this build yet (the blobs work)");
+  if (engine === "mongo") {
+    // a blobs-only dbms: its blobs go to MongoDB database <name>_blobs (blobs/stores)
+    if (host !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:]+\]?$/.test(host)) return fail("bad_option", `'connect dbms' ip '${host}' is not a host name or address`);
+    if (port !== undefined && (port < 1 || port > 65535)) return fail("bad_option", `'connect dbms' port ${port} is out of range (1-65535)`);
+    return ok({ mongo: true, name, host: host ?? "127.0.0.1", port: port ?? 27017, user, password });
+  }
   if (engine === "psql" && !memory) {
     if (host !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:]+\]?$/.test(host)) return fail("bad_option", `'connect dbms' ip '${host}' is not a host name or address`);
     if (port !== undefined && (port < 1 || port > 65535)) return fail("bad_option", `'connect dbms' port ${port} is out of range (1-65535)`);
@@ -72,7 +88,7 @@ addCommands(
     waitsOnNetwork: true,
     positional: [{ name: "words", type: "list", help: "<name>, or <type> <name>, or <type> <user@ip:password> <port> <name>", rest: true }],
     options: {
-      type: { type: "str", help: "sqlite (default) or psql" },
+      type: { type: "str", help: "sqlite (default), psql, or mongo (a blobs database)" },
       ip: { type: "str", help: "PostgreSQL host" },
       port: { type: "int", help: "PostgreSQL port" },
       user: { type: "str", help: "PostgreSQL user" },
@@ -88,6 +104,10 @@ addCommands(
       const dir = ctx.node.dictionary.lookup("dbms_dir") ?? `${ctx.node.dictionary.lookup("anylog_path")}/data/dbms`;
       const options = connectOptions(args, dir);
       if (!options.ok) return options;
+      if ("mongo" in options.value) {
+        const m = await connectMongo(ctx.node, options.value);
+        return m.ok ? ok(`dbms '${options.value.name}' connected for blobs (${m.value.describe()})`) : m;
+      }
       const db = await ctx.node.databases.connect(options.value);
       if (!db.ok) return db;
       return ok(`dbms '${db.value.name}' connected (${db.value.describe()})`);
@@ -99,7 +119,11 @@ addCommands(
     method: "POST",
     positional: [{ name: "dbms", type: "str", help: "database name" }],
     async handler(ctx, args) {
-      const r = await ctx.node.databases.disconnect(args.str("dbms", ""));
+      const name = args.str("dbms", "");
+      // a name connected as mongo for blobs (and perhaps as SQL for rows too): both are closed
+      const wasMongo = await disconnectMongo(ctx.node, name);
+      if (wasMongo && !ctx.node.databases.get(name)) return ok(`dbms '${name}' disconnected`);
+      const r = await ctx.node.databases.disconnect(name);
       return r.ok ? ok(`dbms '${args.str("dbms")}' disconnected`) : r;
     },
   }),
@@ -109,7 +133,8 @@ addCommands(
     method: "GET",
     options: { format: { type: "str", help: "json for a list of objects" } },
     handler(ctx, args) {
-      const rows = ctx.node.databases.list().map((d) => ({ dbms: d.name, type: d.engine, location: d.describe() }));
+      const rows = ctx.node.databases.list().map((d) => ({ dbms: d.name, type: d.engine as string, location: d.describe() }));
+      for (const m of mongoConnections(ctx.node)) rows.push({ dbms: m.name, type: "mongo", location: m.describe() });
       if (args.str("format") === "json") return ok(rows);
       return ok(textTable(["DBMS", "Type", "Location"], rows.map((r) => [r.dbms, r.type, r.location])));
     },

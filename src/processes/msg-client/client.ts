@@ -28,6 +28,7 @@ import type { MqttClient } from "mqtt";
 import { NO_SINK, type RowSink, rowSinkOf } from "../../messaging/row-sink.ts";
 import { localBus } from "../../messaging/local-bus.ts";
 import { type TopicRule, mapPayload } from "../../messaging/mapping.ts";
+import { storeMappedBlobs } from "../../blobs/mapping-blobs.ts";
 import { topicMatches } from "../../messaging/topics.ts";
 import { restTopics } from "../../network/rest-topics.ts";
 import type { Node } from "../../node/node.ts";
@@ -288,6 +289,14 @@ export class MessageClient {
       if (!mapped.ok) {
         outcome.set(m, fail(mapped.error.code, `topic '${m.topic}': ${mapped.error.message}`));
         continue;
+      }
+      // blob columns: the blobs are stored before their rows (blobs/mapping-blobs)
+      if (mapped.value.some((g) => g.blobs.length > 0)) {
+        const blobs = await storeMappedBlobs(this.node, mapped.value);
+        if (!blobs.ok) {
+          outcome.set(m, fail(blobs.error.code, `topic '${m.topic}': ${blobs.error.message}`));
+          continue;
+        }
       }
       outcome.set(m, ok({ rows: 0 }));
       for (const rows of mapped.value) {

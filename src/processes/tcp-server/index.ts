@@ -14,6 +14,7 @@ import type { Duplex } from "node:stream";
 import { queryPool } from "../query-pool/index.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 import { traceLevel } from "../../node/trace.ts";
+import { BodyReply } from "../../network/body-reply.ts";
 import { StreamedReply } from "../../query/reply.ts";
 import { DEFAULT_MAX_VOLUME } from "../../query/run.ts";
 
@@ -47,6 +48,7 @@ export class TcpServer implements NodeProcess {
     const result = await queryPool(this.node).run(() => this.node.execute(command, ctx));
     if (!result.ok) return { ok: false, code: result.error.code, message: result.error.message };
     const reply = result.value;
+    if (reply instanceof BodyReply) return { ok: true, reply: reply.reply, body: reply.body };
     if (!(reply instanceof StreamedReply)) return { ok: true, reply };
     if (asked.takesPages) return { ok: true, reply: null, paged: { columns: reply.columns, pages: reply.pages() } };
     const whole = await reply.whole(DEFAULT_MAX_VOLUME);
