@@ -17,3 +17,4 @@ import "../query/network/query-log.ts";
 import "../ingest/commands.ts";
 import "../ha/commands.ts";
 import "../blobs/commands.ts";
+import "../security/commands.ts";
