@@ -10,16 +10,20 @@
  * listener, the broker's counters and `get local broker`. MQTT 5 clients are refused
  * (aedes speaks MQTT 3.1 and 3.1.1). On the TCP server's own port (seeds 000 and 001 start
  * it so) the broker shares it: a connection that does not begin as a peer message is MQTT.
+ * With `enable_tls = true` its own listener speaks MQTT over TLS (`tls_cert`, `tls_key`, and
+ * `tls_ca` / `users_ca` to require client certificates that CA signed); not on the shared port.
  */
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import { timingSafeEqual } from "node:crypto";
-import { type Socket, createServer } from "node:net";
+import { type Server, type Socket, createServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { localBus } from "../../messaging/local-bus.ts";
 import { addressInfo, listenAddress, type ListenAddress } from "../../network/listen-address.ts";
 import type { Node } from "../../node/node.ts";
+import { type TlsMaterial, readTls } from "../../security/certificates.ts";
 import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
@@ -82,6 +86,7 @@ class MessageBroker implements NodeProcess {
   private broker?: Aedes;
   private address?: ListenAddress;
   private credentials?: { user: string; password: Buffer };
+  private tls?: TlsMaterial;
   private counts = freshCounts();
   /** Errors already counted where they arose (aedes reports them again as client errors). */
   private counted = new WeakSet<Error>();
@@ -101,6 +106,9 @@ class MessageBroker implements NodeProcess {
       return fail("bad_option", "give 'user' and 'password' together (or neither, for a broker without authentication)");
     }
     this.credentials = user !== undefined ? { user, password: Buffer.from(password!, "utf8") } : undefined;
+    const tls = this.tlsOptions(args, a.port);
+    if (!tls.ok) return tls;
+    this.tls = tls.value;
     this.counts = freshCounts();
     this.counted = new WeakSet();
 
@@ -134,6 +142,23 @@ class MessageBroker implements NodeProcess {
     return ok(this.details());
   }
 
+  /** `enable_tls = true`: the PEM files read now, so a missing one fails `run`; never on the TCP server's shared port. */
+  private tlsOptions(args: Args, port: number): Result<TlsMaterial | undefined> {
+    const given = ["tls_cert", "tls_key", "tls_ca", "users_ca"].filter((k) => args.has(k));
+    if (!args.bool("enable_tls", false)) {
+      return given.length > 0 ? fail("bad_option", `${given.map((k) => `'${k}'`).join(", ")} need${given.length === 1 ? "s" : ""} 'enable_tls = true'`) : ok(undefined);
+    }
+    const tcp = this.node.processes.get("TCP");
+    if (tcp instanceof TcpServer && tcp.port === port) {
+      return fail("bad_option", `'enable_tls = true' cannot apply to port ${port}: the broker shares it with the TCP server, which speaks plain TCP; give the broker a port of its own (MQTT over TLS is commonly 8883)`);
+    }
+    const cert = args.str("tls_cert");
+    const key = args.str("tls_key");
+    if (cert === undefined || key === undefined) return fail("bad_option", "'enable_tls = true' needs 'tls_cert' (the broker's certificate file) and 'tls_key' (its private key file)");
+    const ca = args.str("users_ca") ?? args.str("tls_ca");
+    return readTls({ cert, key, ca }, { cert: "tls_cert", key: "tls_key", ca: args.has("users_ca") ? "users_ca" : "tls_ca" });
+  }
+
   /** Takes MQTT connections at host:port: a share of the TCP server's port when it is that one, else a listener of its own. */
   private async listen(host: string, port: number, broker: Aedes): Promise<Result<{ port: number; unlisten: () => Promise<void> }>> {
     const tcp = this.node.processes.get("TCP");
@@ -142,11 +167,17 @@ class MessageBroker implements NodeProcess {
       if (!shared.ok) return shared;
       return ok({ port, unlisten: async () => shared.value() });
     }
-    const server = createServer((socket) => {
+    const accept = (socket: Socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       broker.handle(socket);
-    });
+    };
+    const t = this.tls;
+    // with a CA, only clients holding a certificate it signed get past the handshake (mTLS)
+    const server: Server = t
+      ? createTlsServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: t.ca !== undefined, rejectUnauthorized: true }, accept)
+      : createServer(accept);
+    if (t) server.on("tlsClientError", (e: Error) => this.error(`a TLS handshake failed: ${e.message}`));
     const bound = await new Promise<Result<number>>((resolve) => {
       const onError = (e: Error & { code?: string }) => {
         const why = e.code === "EADDRINUSE" ? "the port is already in use" : e.code === "EACCES" ? "permission denied" : e.message;
@@ -262,7 +293,8 @@ class MessageBroker implements NodeProcess {
   details(): string {
     const a = this.address;
     if (!this.unlisten || !a) return "";
-    return `Listening on: ${a.externalIp}:${a.externalPort}, Threads Pool: ${a.threads}${this.credentials ? ", Authentication: user" : ""}`;
+    const tls = this.tls ? `, TLS: ${this.tls.ca ? "with client certificates" : "on"}` : "";
+    return `Listening on: ${a.externalIp}:${a.externalPort}, Threads Pool: ${a.threads}${this.credentials ? ", Authentication: user" : ""}${tls}`;
   }
 
   info(): Record<string, unknown> {
@@ -271,6 +303,7 @@ class MessageBroker implements NodeProcess {
     return {
       ...addressInfo(a),
       authentication: this.credentials ? "user" : "none",
+      tls: this.tls ? (this.tls.ca ? "client certificates" : "on") : "off",
       clients: this.broker?.connectedClients ?? 0,
       publishes: this.counts.publishes.count,
     };
@@ -322,11 +355,17 @@ registerProcess({
       threads: { type: "int", help: "worker count" },
       user: { type: "str", help: "user name MQTT clients must give (with password)" },
       password: { type: "str", help: "password MQTT clients must give (with user)" },
+      enable_tls: { type: "bool", help: "MQTT over TLS on the broker's own port (with tls_cert and tls_key)" },
+      tls_cert: { type: "str", help: "the broker's certificate (PEM file)" },
+      tls_key: { type: "str", help: "the broker's private key (PEM file)" },
+      tls_ca: { type: "str", help: "a CA certificate (PEM file): clients must present a certificate it signed" },
+      users_ca: { type: "str", help: "same as tls_ca (AnyLog's name)" },
     },
     examples: [
       "run message broker !external_ip !anylog_broker_port !ip !anylog_broker_port",
       "run message broker where external_ip = !external_ip and external_port = 32150 and internal_ip = !ip and internal_port = 32150 and bind = false and threads = 6",
       "run message broker where external_ip = !ip and external_port = 32150 and user = sensors and password = !broker_password",
+      "run message broker where external_ip = !ip and external_port = 8883 and enable_tls = true and tls_cert = !pem_dir/server-node-128-public-key.crt and tls_key = !pem_dir/server-node-128-private-key.key",
     ],
   },
   create: (node) => new MessageBroker(node),
