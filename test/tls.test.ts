@@ -10,7 +10,8 @@
  *    over HTTPS, plain http fails; `get processes` shows https; with client_certificates =
  *    true curl without a certificate is refused, with one the CA signed it passes.
  *  - `run message broker ... enable_tls = true`: mosquitto_pub --cafile publishes, the broker
- *    counts it; with tls_ca a client without a certificate is refused.
+ *    counts it; with users_ca (or tls_ca) a client without a certificate is refused, and
+ *    allowed_users refuses a certificate of the CA whose CN it does not list.
  *  - `run` errors: missing files name the option and the file; enable_tls on the TCP
  *    server's shared port is refused.
  */
@@ -170,9 +171,9 @@ describe("certificates made by the node, TLS on REST and on the broker", () => {
     await node.stop();
   });
 
-  test("client_certificates = true: curl without a certificate is refused, with one the CA signed it passes; tls_ca asks MQTT clients for one", async () => {
+  test("client_certificates = true: curl without a certificate is refused, with one the CA signed it passes; users_ca asks MQTT clients for one, allowed_users picks them by CN", async () => {
     const node = await startNode(' and ssl = true and ca_org = AnyLog and server_org = "Node 128" and client_certificates = true', [
-      `run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and bind = true and enable_tls = true and tls_cert = !pem_dir/server-node-128-public-key.crt and tls_key = !pem_dir/server-node-128-private-key.key and tls_ca = !pem_dir/ca-anylog-public-key.crt`,
+      `run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and bind = true and enable_tls = true and tls_cert = !pem_dir/server-node-128-public-key.crt and tls_key = !pem_dir/server-node-128-private-key.key and users_ca = !pem_dir/ca-anylog-public-key.crt and allowed_users = (acme, user2)`,
     ]);
     const refused = await https([]);
     expect(refused.status).toBe(0);
@@ -183,6 +184,12 @@ describe("certificates made by the node, TLS on REST and on the broker", () => {
     expect((await mosquittoPub(["--cafile", CA()])).code).not.toBe(0);
     const pub = await mosquittoPub(["--cafile", CA(), "--cert", CLIENT.cert(), "--key", CLIENT.key()]);
     expect(pub.code, pub.err).toBe(0);
+    // signed by the CA but its CN (localhost) is not in allowed_users
+    expect((await mosquittoPub(["--cafile", CA(), "--cert", SERVER.cert(), "--key", SERVER.key()])).code).not.toBe(0);
+    const broker = await curl(["-H", "command: get local broker where format = json", "--cacert", CA(), "--cert", CLIENT.cert(), "--key", CLIENT.key(), `https://127.0.0.1:${rest}/`]);
+    const j = JSON.parse(broker.body) as { publishes: { count: number }; errors: { last_error: string } };
+    expect(j.publishes.count).toBe(1);
+    expect(j.errors.last_error).toContain("'localhost' was refused: not in allowed_users");
     await node.stop();
   });
 
@@ -201,6 +208,9 @@ describe("certificates made by the node, TLS on REST and on the broker", () => {
     const notPem = await scriptOutput(`run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and enable_tls = true and tls_cert = ${join(pem, "..", "..", "a-file")} and tls_key = ${SERVER.key()}`);
     expect(notPem).toMatch(/tls_cert: .* is not a PEM file/);
     expect(await scriptOutput(`run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and enable_tls = true`)).toMatch(/needs 'tls_cert'/);
+    expect(
+      await scriptOutput(`run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and enable_tls = true and tls_cert = ${SERVER.cert()} and tls_key = ${SERVER.key()} and allowed_users = (a, b)`),
+    ).toMatch(/'allowed_users' needs 'enable_tls = true' and 'users_ca'/);
     expect(await scriptOutput(`run message broker where external_ip = 127.0.0.1 and external_port = ${mqtt} and tls_cert = ${SERVER.cert()}`)).toMatch(/'tls_cert' needs 'enable_tls = true'/);
     const shared = await scriptOutput(
       `run tcp server where external_ip = 127.0.0.1 and external_port = ${tcp} and bind = true\nrun message broker where external_ip = 127.0.0.1 and external_port = ${tcp} and enable_tls = true and tls_cert = ${SERVER.cert()} and tls_key = ${SERVER.key()}`,

@@ -16,7 +16,7 @@
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import { timingSafeEqual } from "node:crypto";
 import { type Server, type Socket, createServer } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { type TLSSocket, createServer as createTlsServer } from "node:tls";
 import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
@@ -87,6 +87,8 @@ class MessageBroker implements NodeProcess {
   private address?: ListenAddress;
   private credentials?: { user: string; password: Buffer };
   private tls?: TlsMaterial;
+  /** `allowed_users`: the common names (CN) of the client certificates that may connect; undefined lets any the CA signed. */
+  private allowedUsers?: Set<string>;
   private counts = freshCounts();
   /** Errors already counted where they arose (aedes reports them again as client errors). */
   private counted = new WeakSet<Error>();
@@ -109,6 +111,9 @@ class MessageBroker implements NodeProcess {
     const tls = this.tlsOptions(args, a.port);
     if (!tls.ok) return tls;
     this.tls = tls.value;
+    const allowed = args.list("allowed_users");
+    if (allowed.length > 0 && !this.tls?.ca) return fail("bad_option", "'allowed_users' needs 'enable_tls = true' and 'users_ca' (or 'tls_ca'): the users are the CNs of client certificates that CA signed");
+    this.allowedUsers = allowed.length > 0 ? new Set(allowed) : undefined;
     this.counts = freshCounts();
     this.counted = new WeakSet();
 
@@ -144,7 +149,7 @@ class MessageBroker implements NodeProcess {
 
   /** `enable_tls = true`: the PEM files read now, so a missing one fails `run`; never on the TCP server's shared port. */
   private tlsOptions(args: Args, port: number): Result<TlsMaterial | undefined> {
-    const given = ["tls_cert", "tls_key", "tls_ca", "users_ca"].filter((k) => args.has(k));
+    const given = ["tls_cert", "tls_key", "tls_ca", "users_ca", "allowed_users"].filter((k) => args.has(k));
     if (!args.bool("enable_tls", false)) {
       return given.length > 0 ? fail("bad_option", `${given.map((k) => `'${k}'`).join(", ")} need${given.length === 1 ? "s" : ""} 'enable_tls = true'`) : ok(undefined);
     }
@@ -168,6 +173,7 @@ class MessageBroker implements NodeProcess {
       return ok({ port, unlisten: async () => shared.value() });
     }
     const accept = (socket: Socket) => {
+      if (this.allowedUsers && !this.allowedUser(socket as TLSSocket)) return;
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       broker.handle(socket);
@@ -193,6 +199,16 @@ class MessageBroker implements NodeProcess {
     if (!bound.ok) return bound;
     server.on("error", (e) => this.error(`the broker's listener on ${host}:${port}: ${e.message}`));
     return ok({ port: bound.value, unlisten: () => closed((done) => server.close(() => done())) });
+  }
+
+  /** A TLS client whose certificate's CN is in `allowed_users`; any other is counted and cut off. */
+  private allowedUser(socket: TLSSocket): boolean {
+    const cn = socket.getPeerCertificate().subject?.CN;
+    const name = Array.isArray(cn) ? cn[0] : cn;
+    if (name !== undefined && this.allowedUsers?.has(name)) return true;
+    this.error(`a client with the certificate of '${name ?? "no CN"}' was refused: not in allowed_users`);
+    socket.destroy();
+    return false;
   }
 
   /**
@@ -360,6 +376,7 @@ registerProcess({
       tls_key: { type: "str", help: "the broker's private key (PEM file)" },
       tls_ca: { type: "str", help: "a CA certificate (PEM file): clients must present a certificate it signed" },
       users_ca: { type: "str", help: "same as tls_ca (AnyLog's name)" },
+      allowed_users: { type: "list", help: "with a CA: the CNs of the client certificates that may connect, e.g. (user1, user2)" },
     },
     examples: [
       "run message broker !external_ip !anylog_broker_port !ip !anylog_broker_port",
