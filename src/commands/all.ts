@@ -18,3 +18,4 @@ import "../ingest/commands.ts";
 import "../ha/commands.ts";
 import "../blobs/commands.ts";
 import "../security/commands.ts";
+import "../security/user-commands.ts";

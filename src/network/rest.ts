@@ -25,6 +25,7 @@ import { VERSION } from "../version.ts";
 import { restTopics } from "./rest-topics.ts";
 import { grafanaRoutes } from "./grafana.ts";
 import { StreamedReply } from "../query/reply.ts";
+import { userAuthentication } from "../security/rest-auth.ts";
 
 const log = logger("REST");
 
@@ -191,6 +192,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     node.metrics.restRequests++;
     await next();
   });
+  app.use("*", userAuthentication(node));
 
   app.get("/health", (c) =>
     c.json({

@@ -14,16 +14,21 @@ export function setLogLevel(level: Level): void {
   threshold = level;
 }
 
-const secretPatterns: Array<[RegExp, string]> = [
+const secretPatterns: Array<[RegExp, string | ((match: string) => string)]> = [
   [/\b(password|passwd|pwd|secret|token)(\s*=\s*)("[^"]*"|'[^']*'|[^\s,)]+)/gi, "$1$2***"],
   [/("(?:password|passwd|pwd|secret|token)"\s*:\s*)"[^"]*"/gi, '$1"***"'],
   [/(\/\/[^:/\s]+:)[^@/\s]+@/g, "$1***@"],
+  [/("authorization"\s*:\s*)"[^"]*"/gi, '$1"***"'],
+  [/\b(authorization\s*:\s*)(Basic|Bearer)\s+\S+/gi, "$1$2 ***"],
+  // id update user password where ... old = ... and new = ...
+  [/(\bid\s+update\s+user\s+password\b[^\n]*)/gi, (m: string) => m.replace(/\b(old|new)(\s*=\s*)("[^"]*"|'[^']*'|[^\s,)]+)/gi, "$1$2***")],
 ];
 
 /** Masks secrets in text that may be logged or echoed. */
 export function redact(text: string): string {
   let out = text;
-  for (const [re, sub] of secretPatterns) out = out.replace(re, sub);
+  // (two calls: replace takes a text or a function, not either)
+  for (const [re, sub] of secretPatterns) out = typeof sub === "string" ? out.replace(re, sub) : out.replace(re, sub);
   return out;
 }
 
