@@ -378,7 +378,7 @@ describe(`query network over 3 operators (QUERY_SEED=${SEED})`, () => {
       fetch(`${query.url}${path}`, { method, headers: { "content-type": "application/json", "User-Agent": "Grafana/11.2.0" }, body: method === "POST" ? JSON.stringify(body) : undefined });
     const hello = await grafana("/", undefined, "GET");
     expect(hello.status).toBe(200);
-    expect(hello.headers.get("access-control-allow-origin")).toBe("*");
+    expect(hello.headers.get("access-control-allow-origin")).toBeNull(); // (CORS is off unless run rest server names origins: Grafana's server-side access needs none)
     expect(await grafana("/search", { target: "" }).then((r) => r.json())).toEqual(["qn.archive", "qn.readings"]);
     expect(await grafana("/metrics", {}).then((r) => r.json())).toContainEqual({ label: "qn.readings", value: "qn.readings" });
 

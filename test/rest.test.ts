@@ -114,14 +114,21 @@ describe("REST on a running node", () => {
     expect(r.body).toMatch(/^anylog_rest_requests_total \d+$/m);
   });
 
-  test("a request with Origin gets the CORS header; a preflight is answered", async () => {
+  test("CORS is off by default: no CORS header, and a web page's POST (text/plain, no preflight) is refused and runs nothing", async () => {
     const r = await call([...UA, "-H", "Origin: http://dashboard.example", "-H", "command: get status"]);
     expect(r.status).toBe(200);
-    expect(r.headers["access-control-allow-origin"]).toBe("*");
-    const pre = await call(["-X", "OPTIONS", "-H", "Origin: http://dashboard.example", "-H", "Access-Control-Request-Method: POST"]);
-    expect(pre.status).toBeLessThan(300);
-    expect(pre.headers["access-control-allow-origin"]).toBe("*");
-    expect(pre.headers["access-control-allow-methods"]).toContain("POST");
+    expect(r.headers["access-control-allow-origin"]).toBeUndefined();
+    const page = await call(["-X", "POST", "-H", "Origin: http://evil.example", "-H", "Content-Type: text/plain", "--data", '{"command": "set pwn = 1"}']);
+    expect(page.status).toBe(403);
+    expect(page.body).toContain("http://evil.example");
+    expect((await get("get dictionary where format = json")).body).not.toContain("pwn");
+  });
+
+  test("a Host that is not one of the node's names or addresses is refused (DNS rebinding); its own are answered", async () => {
+    const rebound = await call([...UA, "-H", "Host: attacker.example", "-H", "command: get status"]);
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toContain("attacker.example");
+    for (const host of [`localhost:${node.restPort}`, `127.0.0.1:${node.restPort}`]) expect((await call([...UA, "-H", `Host: ${host}`, "-H", "command: get status"])).status).toBe(200);
   });
 
   describe("bad commands are 400 {error, command} naming the fault", () => {
@@ -366,5 +373,51 @@ describe("a node without an operator", () => {
     expect(p.TCP?.Status).toBe("Running");
     expect(p.REST?.Status).toBe("Running");
     expect(p.Operator?.Status).not.toBe("Running");
+  });
+});
+
+describe("a node whose REST server names CORS origins and a host name", () => {
+  beforeAll(async () => {
+    node = await startNode({
+      script: `run tcp server where external_ip = 127.0.0.1 and external_port = !anylog_server_port and bind = true
+run rest server where external_ip = 127.0.0.1 and external_port = !anylog_rest_port and bind = true and cors = "http://dashboard.example" and hosts = "edge-7.plant.example"
+`,
+    });
+  });
+  afterAll(killAll);
+
+  test("the named origin gets CORS headers, a preflight and its POSTs; another origin's POST is refused; the named host is answered", async () => {
+    const r = await call([...UA, "-H", "Origin: http://dashboard.example", "-H", "command: get status"]);
+    expect(r.headers["access-control-allow-origin"]).toBe("http://dashboard.example");
+    const pre = await call(["-X", "OPTIONS", "-H", "Origin: http://dashboard.example", "-H", "Access-Control-Request-Method: POST"]);
+    expect(pre.status).toBeLessThan(300);
+    expect(pre.headers["access-control-allow-methods"]).toContain("POST");
+    expect((await call([...UA, "-X", "POST", "-H", "Origin: http://dashboard.example", "-H", "command: set from_dashboard = 1"])).status).toBe(200);
+    expect((await call([...UA, "-X", "POST", "-H", "Origin: http://other.example", "-H", "command: set from_other = 1"])).status).toBe(403);
+    expect((await call([...UA, "-H", "Host: edge-7.plant.example", "-H", "command: get status"])).status).toBe(200);
+  });
+});
+
+describe("what a request may read of the node's secrets and environment", () => {
+  beforeAll(async () => {
+    node = await startNode({ script: MINIMAL_SCRIPT, env: { SECRET_TOKEN: "tok-123456", ANYLOG_SITE: "plant-7", DB_PASSWD: "db-secret-9" } });
+  });
+  afterAll(killAll);
+
+  test("echo shows a dictionary secret as ***; $NAME reads only the node's own deployment variables, never a secret", async () => {
+    expect((await post("set db_passwd = hunter2-x")).status).toBe(200);
+    const echoed = await get("echo user !node_name with !db_passwd");
+    expect(echoed.status).toBe(200);
+    expect(echoed.body).toContain("with ***");
+    expect(echoed.body).not.toContain("hunter2");
+    expect((await get("get dictionary")).body).not.toContain("hunter2");
+    expect((await get("echo $ANYLOG_SITE")).body).toBe("plant-7");
+    for (const secret of ["$SECRET_TOKEN", "$DB_PASSWD", "$HOME"]) {
+      const r = await get(`echo ${secret}`);
+      expect(r.body).not.toContain("tok-123456");
+      expect(r.body).not.toContain("db-secret-9");
+      expect(r.status).toBe(400);
+      expect(r.body).toContain("is not set");
+    }
   });
 });

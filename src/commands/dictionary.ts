@@ -3,13 +3,14 @@
  * The dictionary from the command line: `get dictionary`, `set <key> = <value>`, `echo`.
  * (`key = value` without `set` is an assignment statement of the language itself.)
  */
+import { substituteOutsideQuotes } from "../language/bind.ts";
+import { SECRET_NAME, maskedScope, scopeOf } from "../language/scope.ts";
 import { redact } from "../util/log.ts";
 import { fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
 import { command } from "./spec.ts";
 import { addCommands } from "./table.ts";
 
-const SECRET_KEY = /pass|secret|token|pwd/i;
 
 addCommands(
   command({
@@ -19,7 +20,7 @@ addCommands(
     options: { format: { type: "str", help: "json for one JSON object of key to value" } },
     examples: ["get dictionary", "get dictionary where format = json"],
     handler(ctx, args) {
-      const entries = ctx.node.dictionary.entries().map(([k, v]) => [k, SECRET_KEY.test(k) ? "***" : redact(v)] as [string, string]);
+      const entries = ctx.node.dictionary.entries().map(([k, v]) => [k, SECRET_NAME.test(k) ? "***" : redact(v)] as [string, string]);
       if (args.str("format") === "json") return ok(Object.fromEntries(entries));
       return ok(textTable(["Key", "Value"], entries));
     },
@@ -41,9 +42,12 @@ addCommands(
   }),
   command({
     words: ["echo"],
-    summary: "Prints its text (with !values replaced)",
+    summary: "Prints its text (with !values replaced; secrets shown as ***)",
     method: "GET",
-    tail: { name: "text", help: "the text to print", substitute: true },
-    handler: (_ctx, args) => ok(args.tail ?? ""),
+    tail: { name: "text", help: "the text to print", substitute: false },
+    handler(ctx, args) {
+      const text = substituteOutsideQuotes(args.tail ?? "", maskedScope(scopeOf(ctx)));
+      return text.ok ? ok(redact(text.value)) : text;
+    },
   }),
 );

@@ -22,7 +22,7 @@ function refValue(scope: Scope, m: RegExpMatchArray, lenient: boolean): Result<s
   const [whole, dictName, suffix, envName] = m;
   if (envName !== undefined) {
     const v = scope.env(envName);
-    if (v === undefined && !lenient) return fail("bad_value", `environment variable $${envName} is not set`);
+    if (v === undefined && !lenient) return fail("bad_value", `environment variable $${envName} is not set (a request over REST or from a peer reads only the node's ANYLOG_* and deployment variables)`);
     return ok(v);
   }
   const v = scope.lookup(dictName!.toLowerCase());

@@ -12,6 +12,7 @@ import { type Result, fail, fromException, ok } from "../util/result.ts";
 import type { CommandCall, Condition, Statement } from "./ast.ts";
 import { bindCall, type Scope, tokensToText } from "./bind.ts";
 import { parseStatement } from "./parser.ts";
+import { scopeOf } from "./scope.ts";
 import { type ScriptItem, readScript } from "./script.ts";
 import type { Token } from "./tokens.ts";
 
@@ -30,7 +31,7 @@ export interface Step {
 /** Runs one command call: bind values, call the handler, never throw. */
 export async function runCall(call: CommandCall, ctx: CommandContext): Promise<Result<Reply>> {
   const name = call.spec.words.join(" ");
-  const args = bindCall(call, ctx.node.dictionary);
+  const args = bindCall(call, scopeOf(ctx));
   if (!args.ok) return { ok: false, error: args.error.withCommand(name) };
   try {
     const r = await call.spec.handler(ctx, args.value);
@@ -65,13 +66,13 @@ export async function runStatement(stmt: Statement, ctx: CommandContext): Promis
         ctx.node.dictionary.set(stmt.name, replyToText(r.value));
         return { result: ok(undefined), quiet: true };
       }
-      const text = tokensToText(stmt.value.tokens, ctx.node.dictionary);
+      const text = tokensToText(stmt.value.tokens, scopeOf(ctx));
       if (!text.ok) return { result: text };
       ctx.node.dictionary.set(stmt.name, text.value);
       return { result: ok(undefined), quiet: true };
     }
     case "if": {
-      const truth = evaluate(stmt.condition, ctx.node.dictionary);
+      const truth = evaluate(stmt.condition, scopeOf(ctx));
       ctx.session.lastIf = truth;
       if (truth && stmt.then) return runStatement(stmt.then, ctx);
       return { result: ok(undefined), quiet: true };
@@ -180,7 +181,7 @@ export async function runScript(
       const item = list[i]!;
       let step: Step;
       if (item.kind === "block") {
-        const branch = evaluate(item.condition, ctx.node.dictionary) ? item.then : item.otherwise;
+        const branch = evaluate(item.condition, scopeOf(ctx)) ? item.then : item.otherwise;
         const control = await runItems(branch, false);
         if (control) {
           if (!top) return control;

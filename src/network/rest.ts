@@ -2,14 +2,14 @@
  * @module network/rest
  * The REST contract of INTERFACE §3 as a Hono app: GET/POST `/` with a `command` header
  * (GET only for commands that read), `destination` to run on peers, PUT `/` to ingest rows,
- * POST `command: data` for message-client topics, `/health`, `/metrics`, CORS, and Grafana's
+ * POST `command: data` for message-client topics, `/health`, `/metrics`, the guards of
+ * security/ (Host, Origin, CORS, users), and Grafana's
  * JSON data source (network/grafana). Every error is a JSON `{error, command}` with a 4xx/5xx
  * status; stacks go to the log only. A GET `/` with no command from a client that is not
  * AnyLog's (a data source test, a monitor) answers `{"status": "OK"}`.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { HttpMethod, Reply } from "../commands/spec.ts";
 import type { Statement } from "../language/ast.ts";
@@ -26,6 +26,7 @@ import { restTopics } from "./rest-topics.ts";
 import { grafanaRoutes } from "./grafana.ts";
 import { StreamedReply } from "../query/reply.ts";
 import { userAuthentication } from "../security/rest-auth.ts";
+import { type GuardSettings, restGuards } from "../security/rest-guard.ts";
 
 const log = logger("REST");
 
@@ -183,11 +184,13 @@ export interface RestOptions {
   timeout: number;
   /** Runs a command's work in the node's bounded pool of workers (the Query Pool). */
   pool: <T>(work: () => Promise<T>) => Promise<T>;
+  /** CORS origins and extra host names (security/rest-guard); none: CORS off, the node's own names only. */
+  guard?: GuardSettings;
 }
 
 export function restApp(node: Node, options: RestOptions): Hono {
   const app = new Hono();
-  app.use("*", cors({ origin: "*", allowHeaders: ["*"], allowMethods: ["GET", "POST", "PUT", "OPTIONS"] }));
+  for (const guard of restGuards(node, options.guard ?? { corsOrigins: [], extraHosts: [] })) app.use("*", guard);
   app.use("*", async (c, next) => {
     node.metrics.restRequests++;
     await next();

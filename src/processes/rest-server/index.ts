@@ -32,7 +32,9 @@ class RestServer implements NodeProcess {
     const a = address.value;
     this.timeout = args.int("timeout", 20);
     if (this.timeout <= 0) return fail("bad_option", "'timeout' must be a positive number of seconds");
-    const app = restApp(this.node, { timeout: this.timeout, pool: (work) => queryPool(this.node).run(work) });
+    const list = (key: string) => (args.str(key) ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const guard = { corsOrigins: list("cors"), extraHosts: list("hosts") };
+    const app = restApp(this.node, { timeout: this.timeout, pool: (work) => queryPool(this.node).run(work), guard });
     try {
       // Bun.serve does not give the handler the client's certificate, so its CN cannot yet name
       // the REST user; a client without a certificate the CA signed never reaches the app.
@@ -112,6 +114,8 @@ registerProcess({
       ca_org: { type: "str", help: "with ssl: the org of the CA (ca-<org>-public-key.crt)" },
       server_org: { type: "str", help: "with ssl: the org of the node's certificate (server-<org>-public-key.crt, server-<org>-private-key.key)" },
       client_certificates: { type: "bool", help: "with ssl: clients must present a certificate signed by ca_org (default false)" },
+      cors: { type: "str", help: "origins web pages may call from, comma-separated (\"*\": any); default none: CORS off" },
+      hosts: { type: "str", help: "host names the node answers to besides its own names and addresses, comma-separated" },
     },
     examples: [
       'run rest server !ip !rest_port where ssl = true and ca_org = AnyLog and server_org = "Node 128" and client_certificates = true',"run rest server !ip !anylog_rest_port", "run rest server where external_ip = !ip and external_port = 32149 and timeout = 30"],
