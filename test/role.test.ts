@@ -88,6 +88,17 @@ describe("broken role files give precise messages", () => {
     expect(plan.out).toContain("anylog_server_port = 40001");
     expect(plan.out).toContain("cluster_name = from-env");
   });
+  test("network.max_frame ($MAX_FRAME) and network.cors_origins reach the TCP and REST servers; left out at their defaults", async () => {
+    const file = join(work, "limits.yaml");
+    writeFileSync(file, 'role: query\nledger:\n  master: 127.0.0.1:32048\nnetwork:\n  max_frame: 8MB\n  cors_origins: ["https://grafana.plant.example", "https://ops.plant.example"]\n');
+    const plan = await run(["plan", "--config", file]);
+    expect(plan.err).toBe("");
+    expect(plan.out).toMatch(/run tcp server where .* and max_frame = 8MB\n/);
+    expect(plan.out).toContain('and cors = "https://grafana.plant.example, https://ops.plant.example"');
+    const plain = await run(["plan", "--config", "appliance/query.yaml"]);
+    expect(plain.out).not.toContain("max_frame");
+    expect(plain.out).not.toContain("cors =");
+  });
   test("operator.ha.enabled ($ENABLE_HA) runs the distributor and the consumer, and the operator hands them what it stores", async () => {
     const off = await run(["plan", "--config", "appliance/operator.yaml"]);
     expect(off.out).not.toContain("run data distributor");

@@ -46,6 +46,14 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private length = 0;
 
+  /** `maxFrame`: the largest frame (header and body) taken; a bigger one is refused by its prefix, before its bytes are kept. */
+  constructor(private readonly maxFrame = MAX_HEADER + MAX_BODY) {}
+
+  /** Bytes held for a frame not yet whole. */
+  get pending(): number {
+    return this.length;
+  }
+
   push(chunk: Uint8Array): Result<Frame[]> {
     if (chunk.length > 0) {
       this.chunks.push(Buffer.from(chunk)); // a copy: the caller may reuse its memory
@@ -60,6 +68,7 @@ export class FrameDecoder {
       const bodyLength = b.readUInt32BE(8);
       if (headerLength > MAX_HEADER) return fail("syntax", `peer message header of ${headerLength} bytes is over the limit`);
       if (bodyLength > MAX_BODY) return fail("syntax", `peer message body of ${bodyLength} bytes is over the limit`);
+      if (headerLength + bodyLength > this.maxFrame) return fail("syntax", `peer message of ${headerLength + bodyLength} bytes is over this node's limit of ${this.maxFrame} bytes`);
       const total = PREFIX + headerLength + bodyLength;
       if (this.length < total) break;
       const whole = this.take(total);

@@ -12,7 +12,7 @@ import { logger } from "../util/log.ts";
 import { movedBytes } from "../util/garbage.ts";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
 import { type Frame, FrameDecoder, PEER_MAGIC, encodeFrame } from "./frames.ts";
-import type { PagedRows, PeerListener, PeerPage, PeerReply, PeerRequest, PeerTransport, RequestHandler, RequestOptions } from "./transport.ts";
+import { DEFAULT_PEER_LIMITS, type PagedRows, type PeerLimits, type PeerListener, type PeerPage, type PeerReply, type PeerRequest, type PeerTransport, type RequestHandler, type RequestOptions } from "./transport.ts";
 
 const log = logger("TCP");
 
@@ -316,7 +316,15 @@ export class TcpTransport implements PeerTransport {
     for (const c of await Promise.all(all)) if (c.ok) c.value.close();
   }
 
-  listen(host: string, port: number, handler: RequestHandler): Promise<Result<PeerListener>> {
+  /**
+   * Serves peers on host:port within `limits` (DEFAULT_PEER_LIMITS for what is not given): a
+   * message over maxFrame is refused by its prefix; past maxPending bytes of unfinished
+   * messages in all, the connection that brings more is closed; connections past the caps
+   * are closed at once; one that sends no whole message within firstMessageSeconds is closed.
+   * A refusal is logged once a minute per address, not once per connection.
+   */
+  listen(host: string, port: number, handler: RequestHandler, limitsGiven: Partial<PeerLimits> = {}): Promise<Result<PeerListener>> {
+    const limits: PeerLimits = { ...DEFAULT_PEER_LIMITS, ...limitsGiven };
     interface ServerSide {
       decoder: FrameDecoder;
       out: Outbox;
@@ -327,8 +335,25 @@ export class TcpTransport implements PeerTransport {
       sniffed: boolean;
       /** Another protocol's connection (listener.share): its bytes go to this stream. */
       bridge?: Duplex;
+      /** It sent a whole message (the first-message timer is off). */
+      spoke: boolean;
+      /** Counted in its address's connections. */
+      counted: boolean;
     }
     const sockets = new Set<Socket<ServerSide>>();
+    const perAddress = new Map<string, number>();
+    /** Bytes of unfinished messages over all connections. */
+    let pending = 0;
+    const lastLogged = new Map<string, number>();
+    const refuse = (socket: Socket<ServerSide>, why: string) => {
+      const address = socket.remoteAddress;
+      if (Date.now() - (lastLogged.get(address) ?? 0) > 60_000) {
+        lastLogged.set(address, Date.now());
+        if (lastLogged.size > 10_000) lastLogged.delete(lastLogged.keys().next().value!);
+        log.warn(`closing connections from ${address}: ${why} (logged once a minute per address)`);
+      }
+      socket.terminate();
+    };
     let taker: ((connection: Duplex) => void) | undefined;
     let inFlight = 0;
     let idle: (() => void) | undefined;
@@ -368,8 +393,18 @@ export class TcpTransport implements PeerTransport {
         socket: {
           open(socket) {
             socket.setNoDelay(true);
-            socket.data = { decoder: new FrameDecoder(), out: new Outbox(socket as Socket<unknown>), remote: `${socket.remoteAddress}:${socket.remotePort}`, running: new Map(), sniffed: false };
+            const address = socket.remoteAddress;
+            socket.data = { decoder: new FrameDecoder(limits.maxFrame), out: new Outbox(socket as Socket<unknown>), remote: `${address}:${socket.remotePort}`, running: new Map(), sniffed: false, spoke: false, counted: false };
+            const fromAddress = perAddress.get(address) ?? 0;
+            if (sockets.size >= limits.maxConnections) return refuse(socket, `${sockets.size} connections are open, the most this node takes`);
+            if (fromAddress >= limits.maxPerAddress) return refuse(socket, `${fromAddress} connections are open from this address, the most it may have`);
+            perAddress.set(address, fromAddress + 1);
+            socket.data.counted = true;
             sockets.add(socket);
+            socket.timeout(limits.firstMessageSeconds);
+          },
+          timeout(socket) {
+            if (!socket.data.spoke) refuse(socket, `a connection sent no whole message within ${limits.firstMessageSeconds} s`);
           },
           data(socket, chunk) {
             if (socket.data.bridge) {
@@ -381,16 +416,28 @@ export class TcpTransport implements PeerTransport {
               if (taker && chunk[0] !== PEER_MAGIC[0]) {
                 const bridge = bridgeOf(socket as Socket<unknown>, socket.data.out);
                 socket.data.bridge = bridge;
+                socket.data.spoke = true;
+                socket.timeout(0);
                 taker(bridge);
                 bridge.push(Buffer.from(chunk));
                 return;
               }
             }
+            const before = socket.data.decoder.pending;
+            movedBytes(chunk.length); // (big messages arriving leave garbage the collector is slow to take)
             const frames = socket.data.decoder.push(chunk);
+            pending += socket.data.decoder.pending - before;
             if (!frames.ok) {
-              log.warn(`dropping connection from ${socket.data.remote}: ${frames.error.message}`);
-              socket.terminate();
+              refuse(socket, frames.error.message);
               return;
+            }
+            if (pending > limits.maxPending) {
+              refuse(socket, `over ${limits.maxPending} bytes of messages are arriving at once`);
+              return;
+            }
+            if (frames.value.length > 0 && !socket.data.spoke) {
+              socket.data.spoke = true;
+              socket.timeout(0);
             }
             for (const f of frames.value) {
               if (f.header.type === "cancel") {
@@ -406,6 +453,12 @@ export class TcpTransport implements PeerTransport {
           drain: (socket) => socket.data.out.drain(),
           error: (socket) => socket.terminate(),
           close(socket) {
+            pending -= socket.data.decoder.pending;
+            if (socket.data.counted) {
+              const n = (perAddress.get(socket.remoteAddress) ?? 1) - 1;
+              if (n <= 0) perAddress.delete(socket.remoteAddress);
+              else perAddress.set(socket.remoteAddress, n);
+            }
             socket.data.out.closed = true;
             socket.data.bridge?.push(null);
             socket.data.bridge?.destroy();

@@ -45,6 +45,27 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** What one listener takes from the connections it accepts (the TCP server's, `run tcp server`). */
+export interface PeerLimits {
+  /** The largest message (header and body) in bytes. */
+  maxFrame: number;
+  /** Bytes of messages not yet whole, over all connections; past it the connection that brings more is closed. */
+  maxPending: number;
+  /** Open connections in all, and from one address. */
+  maxConnections: number;
+  maxPerAddress: number;
+  /** Seconds a new connection has to send its first whole message. */
+  firstMessageSeconds: number;
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = {
+  maxFrame: 32 * 1024 * 1024,
+  maxPending: 32 * 1024 * 1024,
+  maxConnections: 1024,
+  maxPerAddress: 128,
+  firstMessageSeconds: 15,
+};
+
 export interface PeerListener {
   /** The address actually bound (port 0 resolves to a real port). */
   readonly address: { host: string; port: number };
@@ -64,7 +85,7 @@ export interface PeerTransport {
    * Past `timeoutMs` (or on `options.signal`) the peer is told to stop the request.
    */
   request(peer: string, request: PeerRequest, timeoutMs: number, options?: RequestOptions): Promise<Result<PeerReply>>;
-  listen(host: string, port: number, handler: RequestHandler): Promise<Result<PeerListener>>;
+  listen(host: string, port: number, handler: RequestHandler, limits?: Partial<PeerLimits>): Promise<Result<PeerListener>>;
   /** Closes every outgoing connection. */
   close(): Promise<void>;
 }

@@ -56,9 +56,14 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
 
   // 2. servers (seed 002 step 2)
   const bind = str("network.bind") ?? "false";
-  lines.push(`run tcp server where external_ip = !external_ip and external_port = !anylog_server_port and internal_ip = !ip and internal_port = !anylog_server_port and bind = ${bind} and threads = ${str("network.threads")}`);
+  // (the limits and CORS origins only when they differ from the node's own defaults)
+  const frame = str("network.max_frame");
+  const maxFrame = frame && frame.toUpperCase() !== "32MB" ? ` and max_frame = ${frame}` : "";
+  lines.push(`run tcp server where external_ip = !external_ip and external_port = !anylog_server_port and internal_ip = !ip and internal_port = !anylog_server_port and bind = ${bind} and threads = ${str("network.threads")}${maxFrame}`);
+  const origins = (v("network.cors_origins") as string[] | undefined) ?? [];
+  const cors = origins.length > 0 ? ` and cors = ${quote(origins.join(", "))}` : "";
   lines.push(
-    `run rest server where external_ip = !external_ip and external_port = !anylog_rest_port and internal_ip = !ip and internal_port = !anylog_rest_port and bind = ${str("network.rest_bind") ?? "false"} and threads = ${str("network.rest_threads")} and timeout = ${str("network.rest_timeout")}`,
+    `run rest server where external_ip = !external_ip and external_port = !anylog_rest_port and internal_ip = !ip and internal_port = !anylog_rest_port and bind = ${str("network.rest_bind") ?? "false"} and threads = ${str("network.rest_threads")} and timeout = ${str("network.rest_timeout")}${cors}`,
   );
   if (str("network.broker_port")) lines.push("run message broker !external_ip !anylog_broker_port !ip !anylog_broker_port");
   lines.push("");

@@ -43,6 +43,8 @@ export const FIELDS: Record<string, Field> = {
   "network.rest_bind": { type: "bool", doc: "REST listens on the internal IP only (true) or on every address (false)", env: "REST_BIND", default: false },
   "network.threads": { type: "int", doc: "TCP worker count", env: "TCP_THREADS", default: 6 },
   "network.rest_threads": { type: "int", doc: "REST worker count", env: "REST_THREADS", default: 6 },
+  "network.max_frame": { type: "string", doc: "the largest message a peer may send, e.g. 32MB", env: "MAX_FRAME", default: "32MB" },
+  "network.cors_origins": { type: "strings", doc: "web page origins allowed to call REST (CORS); none by default" },
   "network.rest_timeout": { type: "int", doc: "seconds a REST request may take", env: "REST_TIMEOUT", default: 20 },
 
   "ledger.master": { type: "string", doc: "ip:port of the master node (a master defaults to itself)", env: "LEDGER_CONN", neededBy: ["operator", "publisher", "query"] },

@@ -7,7 +7,8 @@
  */
 import type { Args } from "../../commands/spec.ts";
 import { addressInfo, listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
-import type { PeerListener, PeerReply } from "../../network/transport.ts";
+import type { PeerLimits, PeerListener, PeerReply } from "../../network/transport.ts";
+import { parseVolume } from "../../ingest/buffers.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import type { Duplex } from "node:stream";
@@ -29,7 +30,21 @@ export class TcpServer implements NodeProcess {
     const address = listenAddress(args, 6);
     if (!address.ok) return address;
     const a = address.value;
-    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body));
+    const limits: Partial<PeerLimits> = {};
+    const frame = args.str("max_frame");
+    if (frame !== undefined) {
+      const bytes = parseVolume(frame);
+      if (!bytes.ok) return bytes;
+      if (bytes.value < 1024 * 1024) return fail("bad_option", "'max_frame' below 1MB would refuse ordinary peer messages");
+      limits.maxFrame = bytes.value;
+    }
+    for (const [option, key] of [["max_connections", "maxConnections"], ["max_connections_per_ip", "maxPerAddress"]] as const) {
+      const n = args.int(option);
+      if (n === undefined) continue;
+      if (n < 1) return fail("bad_option", `'${option}' must be 1 or more`);
+      limits[key] = n;
+    }
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body), limits);
     if (!listening.ok) return listening;
     this.listener = listening.value;
     this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
@@ -100,9 +115,15 @@ registerProcess({
     words: ["run", "tcp", "server"],
     summary: "Listens for messages from peer nodes (makes the node a network member)",
     positional: listenPositional,
-    options: listenOptions,
+    options: {
+      ...listenOptions,
+      max_frame: { type: "str", help: "the largest message a peer may send, e.g. 64MB (the default)" },
+      max_connections: { type: "int", help: "open connections in all (default 1024)" },
+      max_connections_per_ip: { type: "int", help: "open connections from one address (default 128)" },
+    },
     examples: [
       "run tcp server !external_ip !anylog_server_port !ip !anylog_server_port",
+      "run tcp server where external_ip = !external_ip and external_port = 32148 and max_frame = 16MB and max_connections_per_ip = 32",
       "run tcp server where external_ip = !external_ip and external_port = 32148 and internal_ip = !ip and internal_port = 32148 and bind = false",
     ],
   },
