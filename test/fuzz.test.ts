@@ -50,6 +50,7 @@ const CODES = new Set([
   "syntax",
   "unknown_command",
   "bad_option",
+  "forbidden",
   "bad_value",
   "wrong_method",
   "not_found",

@@ -4,6 +4,7 @@
  * peer that never answers give errors naming them, within the peer timeout.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { FrameDecoder, encodeFrame } from "../src/network/frames.ts";
 import { type Server, type Socket, createServer } from "node:net";
 import { type AnylogNode, curl, freePort, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
 
@@ -101,7 +102,39 @@ describe("two nodes on loopback", () => {
     expect(http.status).toBe(0); // no HTTP reply: the connection was closed
     const r = await a.curl([...UA, "-H", `command: run client (${b.tcpAddress}) get status`]);
     expect(r.status).toBe(200);
-    expect(b.stderr).toContain("dropping connection");
+    expect(b.stderr).toContain("closing connections from 127.0.0.1: not an AnyLog peer message");
+  });
+
+  test("what could take a node over is not run when a peer sends it: stopping it, running a file, users, connections, schedules", async () => {
+    for (const cmd of ["exit node", "exit tcp", "process /etc/passwd", "id add user where name = x and password = xxxxxxxx", "connect dbms x where type = psql and ip = 10.9.9.9", "schedule time = 1 second task exit node", 'run operator where watch_dir = /etc and error_dir = /tmp'] ) {
+      const r = await a.curl([...UA, "-X", "POST", "-H", `command: run client (${b.tcpAddress}) ${cmd}`]);
+      expect(r.status).toBe(403);
+      expect(r.body).toContain("is not run when a peer sends it");
+    }
+    // a raw peer message carrying exit node (no node in between) is refused the same way
+    const reply = await new Promise<string>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      void Bun.connect({
+        hostname: "127.0.0.1",
+        port: Number(b.tcpAddress.split(":")[1]),
+        socket: {
+          open: (s) => void s.write(encodeFrame({ header: { id: 1, type: "request", command: "exit node" } })),
+          data: (s, d) => {
+            got = Buffer.concat([got, d]);
+            const frames = new FrameDecoder().push(got);
+            if (frames.ok && frames.value.length > 0) {
+              s.end();
+              resolve(JSON.stringify(frames.value[0]!.header));
+            }
+          },
+          error: (_s, e) => reject(e),
+        },
+      });
+    });
+    expect(reply).toContain("forbidden");
+    expect((await a.curl([...UA, "-H", `command: run client (${b.tcpAddress}) get status`])).status).toBe(200);
+    // what peers do send still runs: a query, a setting
+    expect((await a.curl([...UA, "-X", "POST", "-H", `command: run client (${b.tcpAddress}) set from_a = yes`])).status).toBe(200);
   });
 
   test("UTF-8 travels to B and back intact", async () => {

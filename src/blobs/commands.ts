@@ -286,6 +286,7 @@ const filterOptions = {
 addCommands(
   command({
     words: ["file", "retrieve"],
+    peer: false,
     summary: "Copies blobs out of the blobs database / folder to a file or folder",
     method: "POST",
     options: { ...filterOptions, dest: { type: "str", help: "a folder, or a file name for one blob", required: true } },
@@ -319,6 +320,7 @@ addCommands(
   }),
   command({
     words: ["file", "remove"],
+    peer: false,
     summary: "Removes blobs (by id, hash or date, or a whole table) from the blobs database and folder",
     method: "POST",
     options: filterOptions,

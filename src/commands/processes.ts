@@ -50,6 +50,7 @@ addCommands(
   }),
   command({
     words: ["exit"],
+    peer: false,
     summary: "Stops a background process: exit tcp, exit rest, exit operator, ...",
     method: "POST",
     positional: [{ name: "process", type: "any", help: "a process name, as 'get processes' lists", rest: true }],
@@ -65,6 +66,7 @@ addCommands(
   }),
   command({
     words: ["exit", "node"],
+    peer: false,
     summary: "Stops every process cleanly and ends the node",
     method: "POST",
     handler(ctx) {

@@ -9,6 +9,7 @@ import { addCommand } from "./table.ts";
 addCommand(
   command({
     words: ["process"],
+    peer: false,
     summary: "Runs the commands of a script file",
     method: "POST",
     positional: [{ name: "file", type: "str", help: "path of the script (may use !values)" }],

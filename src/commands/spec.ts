@@ -163,6 +163,11 @@ export interface CommandSpec {
    * Pool worker while it waits, so a silent peer or server cannot starve the node's other commands.
    */
   waitsOnNetwork?: boolean;
+  /**
+   * `false`: not run when a peer sends it over TCP (it could take the node over: stop it,
+   * run a file, open connections or listeners, change users, schedule other commands).
+   */
+  peer?: false;
 }
 
 /** Declares a command (identity function that keeps the literal types). */

@@ -11,6 +11,7 @@ import { addCommand } from "./table.ts";
 addCommand(
   command({
     words: ["trace", "level"],
+    peer: false,
     summary: "Logs the requests a process receives: trace level = <0|1|2> <process>",
     method: "POST",
     tail: { name: "level and process", help: "= <level> <process>, e.g. = 1 run rest server", required: true, substitute: true },

@@ -18,6 +18,7 @@ import { forgetColumns } from "./table-writer.ts";
 addCommands(
   command({
     words: ["partition"],
+    peer: false,
     summary: "Stores a table as time partitions: partition <dbms> <table|*> using <column> by <n> <unit>",
     method: "POST",
     positional: [
@@ -57,6 +58,7 @@ addCommands(
   }),
   command({
     words: ["drop", "partition"],
+    peer: false,
     summary: "Drops the oldest partitions of a table, keeping the newest N (without keep: the oldest, never the only one)",
     method: "POST",
     options: {

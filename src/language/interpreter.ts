@@ -31,6 +31,10 @@ export interface Step {
 /** Runs one command call: bind values, call the handler, never throw. */
 export async function runCall(call: CommandCall, ctx: CommandContext): Promise<Result<Reply>> {
   const name = call.spec.words.join(" ");
+  // (a peer reaches the node without a user: commands that could take the node over are not its to run)
+  if (ctx.source === "peer" && call.spec.peer === false) {
+    return fail("forbidden", `'${name}' is not run when a peer sends it over TCP: run it on the node itself (console, script or REST)`);
+  }
   const args = bindCall(call, scopeOf(ctx));
   if (!args.ok) return { ok: false, error: args.error.withCommand(name) };
   try {

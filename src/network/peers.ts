@@ -76,7 +76,8 @@ export async function runOnPeers(node: Node, target: NetworkTarget, command: str
   });
   const failed = results.filter((r) => r.error !== undefined);
   if (failed.length === results.length) {
-    const code = answers.every((a) => !a.ok && a.error.code === "timeout") ? "timeout" : "peer_failed";
+    const refused = answers.every((a) => a.ok && !a.value.ok && a.value.code === "forbidden");
+    const code = answers.every((a) => !a.ok && a.error.code === "timeout") ? "timeout" : refused ? "forbidden" : "peer_failed";
     return fail(code, failed.map((f) => f.error).join("; "));
   }
   if (results.length === 1) return ok(results[0]!.reply);

@@ -39,6 +39,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_option: 400,
   bad_value: 400,
   wrong_method: 405,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   unavailable: 503,

@@ -18,6 +18,7 @@ notYetBuilt({
   comesWith: "the SMTP work",
   run: {
     words: ["run", "smtp", "client"],
+    peer: false,
     summary: "Sends alert emails and SMS through an SMTP server",
     options: { host: str("SMTP server"), port: { type: "int", help: "SMTP port" }, email: str("sender address"), password: str("sender password"), ssl: bool("use TLS") },
   },
@@ -30,6 +31,7 @@ notYetBuilt({
   comesWith: "the Kafka work",
   run: {
     words: ["run", "kafka", "consumer"],
+    peer: false,
     summary: "Reads Kafka topics and maps messages to table rows",
     options: {
       ip: str("Kafka host"),

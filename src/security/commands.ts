@@ -44,6 +44,7 @@ const written = (r: Result<string[]>): Result<string> => (r.ok ? ok(`Written: ${
 addCommands(
   command({
     words: ["id", "generate", "certificate", "authority"],
+    peer: false,
     summary: "Makes this node a certificate authority: a private key and a self-signed certificate under !pem_dir",
     method: "POST",
     options: { ...subjectOptions, ...daysOption },
@@ -60,6 +61,7 @@ addCommands(
   }),
   command({
     words: ["id", "generate", "certificate", "request"],
+    peer: false,
     summary: "Makes a private key and a certificate request (for a server, the node itself or a user) under !pem_dir",
     method: "POST",
     options: {
@@ -86,6 +88,7 @@ addCommands(
   }),
   command({
     words: ["id", "sign", "certificate", "request"],
+    peer: false,
     summary: "Signs a certificate request with this node's certificate authority: writes the server's certificate under !pem_dir",
     method: "POST",
     options: {

@@ -13,6 +13,7 @@ import { type UserType, parseDuration, usersOf } from "./users.ts";
 addCommands(
   command({
     words: ["set", "user", "authentication"],
+    peer: false,
     summary: "Whether REST requests must carry a user's HTTP Basic credentials: on or off",
     method: "POST",
     positional: [{ name: "state", type: "str", help: "on or off" }],
@@ -28,6 +29,7 @@ addCommands(
   }),
   command({
     words: ["id", "add", "user"],
+    peer: false,
     summary: "Adds a REST user: a user reads (GET), an admin also changes the node (POST, PUT)",
     method: "POST",
     options: {
@@ -49,6 +51,7 @@ addCommands(
   }),
   command({
     words: ["id", "remove", "user"],
+    peer: false,
     summary: "Removes a REST user",
     method: "POST",
     options: { name: { type: "str", help: "user name", required: true } },
@@ -59,6 +62,7 @@ addCommands(
   }),
   command({
     words: ["id", "update", "user", "password"],
+    peer: false,
     summary: "Changes a REST user's password, given the old one",
     method: "POST",
     options: {

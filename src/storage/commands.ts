@@ -83,6 +83,7 @@ export function connectOptions(args: Args, directory: string): Result<ConnectOpt
 addCommands(
   command({
     words: ["connect", "dbms"],
+    peer: false,
     summary: "Connects a logical database: connect dbms <name> where type = sqlite|psql ...",
     method: "POST",
     waitsOnNetwork: true,
@@ -115,6 +116,7 @@ addCommands(
   }),
   command({
     words: ["disconnect", "dbms"],
+    peer: false,
     summary: "Closes a logical database",
     method: "POST",
     positional: [{ name: "dbms", type: "str", help: "database name" }],

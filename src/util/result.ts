@@ -11,6 +11,7 @@ export type ErrorCode =
   | "bad_option" // an option is unknown, missing or of the wrong type
   | "bad_value" // a value (dictionary reference, JSON, number) is wrong
   | "wrong_method" // a state-changing command sent as a REST GET
+  | "forbidden" // the sender may not run this command (a peer, a read-only user)
   | "not_found" // a named thing (process, file, dictionary key) does not exist
   | "conflict" // the thing is already in the requested state (e.g. a server already running)
   | "unavailable" // the process needed for this is not running on this node

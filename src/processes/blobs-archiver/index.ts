@@ -270,6 +270,7 @@ registerProcess({
   aliases: ["blobs archiver", "archiver"],
   run: {
     words: ["run", "blobs", "archiver"],
+    peer: false,
     summary: "Stores blobs (images, video, sound) in a blobs database and/or folders, and the rows that reference them through the operator",
     options: {
       dbms: { type: "any", help: "use the dbms's blobs database (true/false; a dbms name means true)" },

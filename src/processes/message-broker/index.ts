@@ -354,6 +354,7 @@ registerProcess({
   aliases: ["message broker", "broker", "local broker"],
   run: {
     words: ["run", "message", "broker"],
+    peer: false,
     summary: "Makes the node an MQTT 3.1.1 broker: clients publish to it and subscribe to it; published messages go to the node's local subscribers",
     positional: [
       { name: "ip", type: "str", help: "external IP", optional: true },

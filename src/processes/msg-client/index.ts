@@ -143,6 +143,7 @@ registerProcess({
   runAlso: [["run", "msg", "client"]],
   run: {
     words: ["run", "mqtt", "client"],
+    peer: false,
     summary: "Subscribes to broker topics and maps messages to table rows (each run adds a client)",
     options: {
       broker: str("broker host, 'local' (this node's broker) or 'rest' (REST command: data)"),
@@ -204,6 +205,7 @@ addCommands(
   }),
   command({
     words: ["exit", "msg", "client"],
+    peer: false,
     summary: "Stops message client n (as 'get msg clients' numbers them), or all of them",
     method: "POST",
     positional: [{ name: "id", type: "any", help: "client number, or all", optional: true }],
@@ -218,6 +220,7 @@ addCommands(
   }),
   command({
     words: ["mqtt", "publish"],
+    peer: false,
     summary: "Publishes a message to a broker (an MQTT broker at host:port, or 'local': this node's)",
     method: "POST",
     options: {

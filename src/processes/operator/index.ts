@@ -436,6 +436,7 @@ registerProcess({
   aliases: ["operator"],
   run: {
     words: ["run", "operator"],
+    peer: false,
     summary: "Hosts data: stores files from the watch directory and REST PUTs in local tables",
     options: {
       policy: { type: "str", help: "ID of the operator policy" },

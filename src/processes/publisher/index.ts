@@ -537,6 +537,7 @@ registerProcess({
   aliases: ["publisher"],
   run: {
     words: ["run", "publisher"],
+    peer: false,
     summary: "Routes data files to the operators that host their tables",
     options: {
       watch_dir: dir("watched"),

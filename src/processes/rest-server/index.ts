@@ -105,6 +105,7 @@ registerProcess({
   aliases: ["rest", "rest server", "rest server info"],
   run: {
     words: ["run", "rest", "server"],
+    peer: false,
     summary: "Serves REST requests from users and applications",
     positional: listenPositional,
     options: {

@@ -335,6 +335,7 @@ function taskCommand(
 ): CommandSpec {
   return command({
     words: ["task", verb],
+    peer: false,
     summary,
     method: "POST",
     options: {
@@ -360,6 +361,7 @@ function taskCommand(
 addCommands(
   command({
     words: ["schedule"],
+    peer: false,
     summary: "Adds a task to a scheduler: schedule time = ... and name = ... task <command>",
     method: "POST",
     bareOptions: true,
@@ -411,6 +413,7 @@ addCommands(
   }),
   command({
     words: ["exit", "scheduler"],
+    peer: false,
     summary: "Stops one scheduler, or every scheduler when no ID is given (their tasks are kept for the next 'run scheduler')",
     method: "POST",
     positional: [{ name: "id", type: "int", help: "scheduler ID (default: all)", optional: true }],

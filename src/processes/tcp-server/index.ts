@@ -113,6 +113,7 @@ registerProcess({
   aliases: ["tcp", "tcp server"],
   run: {
     words: ["run", "tcp", "server"],
+    peer: false,
     summary: "Listens for messages from peer nodes (makes the node a network member)",
     positional: listenPositional,
     options: {
