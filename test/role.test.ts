@@ -184,3 +184,44 @@ describe.skipIf(!seedsPresent)("a role runs the processes its seed runs", () => 
     });
   }
 });
+
+describe("a role file with authentication", () => {
+  test("the first admin is made from the password file at first boot, REST asks for it from the start, and a restart keeps it", async () => {
+    const [tcp, rest] = (await freePorts(2)) as [number, number];
+    const secret = join(work, "admin.pass");
+    writeFileSync(secret, "first-boot-pass-1\n", { mode: 0o600 });
+    const file = join(work, "secure.yaml");
+    writeFileSync(file, `role: generic\nnetwork:\n  tcp_port: ${tcp}\n  rest_port: ${rest}\n  external_ip: 127.0.0.1\n  internal_ip: 127.0.0.1\nsecurity:\n  authentication: true\n  admin_password_file: ${secret}\n`);
+    const missing = join(work, "insecure.yaml");
+    writeFileSync(missing, "role: generic\nsecurity:\n  authentication: true\n");
+    const check = await run(["check", "--config", missing]);
+    expect(check.code).toBe(2);
+    expect(check.err).toContain("security.admin_password_file: missing");
+
+    const home = mkdtempSync(join(work, "secure-home-"));
+    const url = `http://127.0.0.1:${rest}/`;
+    const admin = `Basic ${Buffer.from("admin:first-boot-pass-1").toString("base64")}`;
+    for (const boot of [1, 2]) {
+      const p = Bun.spawn([...anylogCommand(), "start", "--config", file], { cwd: REPO_ROOT, env: cleanEnv({ ANYLOG_HOME: home }), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      running.push(p);
+      let err = "";
+      void (async () => {
+        const d = new TextDecoder();
+        for await (const c of p.stderr) err += d.decode(c, { stream: true });
+      })();
+      const deadline = Date.now() + 30_000;
+      while (!/\[start\] node '.*' is up/.test(err)) {
+        if (Date.now() > deadline || p.exitCode !== null) throw new Error(`boot ${boot}: node did not come up:\n${err}`);
+        await Bun.sleep(50);
+      }
+      expect((await fetch(url, { headers: { command: "get status" } })).status).toBe(401);
+      const r = await fetch(url, { headers: { command: "get users where format = json", Authorization: admin } });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { users: Array<{ name: string }> }).users.map((u) => u.name)).toEqual(["admin"]);
+      expect(err).not.toContain("first-boot-pass-1");
+      expect(err).not.toMatch(/ERROR/);
+      p.kill("SIGTERM");
+      await p.exited;
+    }
+  });
+});

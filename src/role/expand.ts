@@ -54,7 +54,14 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
   }
   lines.push("");
 
-  // 2. servers (seed 002 step 2)
+  // 2. servers (seed 002 step 2); with authentication the first admin is made (once) and
+  // authentication is on before REST listens
+  if (v("security.authentication") === true) {
+    const file = str("security.admin_password_file");
+    set("admin_user", str("security.admin_user"));
+    set("admin_password", file ? readFile(file).trim() : "");
+    lines.push("id add user where name = !admin_user and password = !admin_password and type = admin and if_missing = true", "set user authentication on");
+  }
   const bind = str("network.bind") ?? "false";
   // (the limits and CORS origins only when they differ from the node's own defaults)
   const frame = str("network.max_frame");

@@ -103,6 +103,9 @@ export function finishRole(read: FileValues, file: string, env: Record<string, s
     if (path === "ledger.master" && roles.includes("master")) continue; // a master is its own
     problems.push({ line: 1, col: 1, key: path, message: `missing: a ${needing[0]} node needs it (${field.doc})` });
   }
+  if (values.get("security.authentication") === true && !values.has("security.admin_password_file")) {
+    problems.push({ line: 1, col: 1, key: "security.admin_password_file", message: "missing: authentication needs the file of the first admin's password" });
+  }
   if (values.get("database.type") === "psql" && !values.has("database.user")) {
     problems.push({ line: 1, col: 1, key: "database.user", message: "missing: a psql database needs a user" });
   }

@@ -45,6 +45,9 @@ export const FIELDS: Record<string, Field> = {
   "network.rest_threads": { type: "int", doc: "REST worker count", env: "REST_THREADS", default: 6 },
   "network.max_frame": { type: "string", doc: "the largest message a peer may send, e.g. 32MB", env: "MAX_FRAME", default: "32MB" },
   "network.cors_origins": { type: "strings", doc: "web page origins allowed to call REST (CORS); none by default" },
+  "security.authentication": { type: "bool", doc: "REST asks every request for a user (HTTP Basic); the admin below is made at first boot", env: "REST_AUTHENTICATION", default: false },
+  "security.admin_user": { type: "string", doc: "the first admin's name", env: "ADMIN_USER", default: "admin" },
+  "security.admin_password_file": { type: "string", doc: "file holding the first admin's password, read at start (e.g. a systemd credential); 8 characters or more", env: "ADMIN_PASSWORD_FILE" },
   "network.rest_timeout": { type: "int", doc: "seconds a REST request may take", env: "REST_TIMEOUT", default: 20 },
 
   "ledger.master": { type: "string", doc: "ip:port of the master node (a master defaults to itself)", env: "LEDGER_CONN", neededBy: ["operator", "publisher", "query"] },

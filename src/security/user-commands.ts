@@ -37,9 +37,12 @@ addCommands(
       password: { type: "str", help: "password (8 characters or more); kept only as its argon2id hash", required: true },
       type: { type: "str", help: "admin or user (the default)" },
       expiration: { type: "str", help: "how long the user is valid, e.g. \"2 hours\" (default: no end)" },
+      if_missing: { type: "bool", help: "a user of that name is left as it is (a role file's first admin, made at first boot only)" },
     },
     examples: ['id add user where name = ops and password = !ops_password and type = admin', 'id add user where name = grafana and password = !grafana_password and expiration = "30 days"'],
     async handler(ctx, args) {
+      const name = args.str("name", "");
+      if (args.bool("if_missing", false) && usersOf(ctx.node).list().some((u) => u.name === name)) return ok(`User '${name}' exists: left as it is`);
       const type = (args.str("type") ?? "user").toLowerCase();
       if (type !== "admin" && type !== "user") return fail("bad_value", `type '${type}' is not admin or user`);
       const expiration = args.str("expiration");
