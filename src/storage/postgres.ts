@@ -172,6 +172,10 @@ export class PostgresDatabase implements Database {
   }
 
   private static async connect(options: ConnectOptions, clients: postgres.Sql[]): Promise<Result<PostgresDatabase>> {
+    // the driver reconnects at once, hundreds of times a second, to an address that closes
+    // its connections: it is handed only an address that answers as PostgreSQL does
+    const probed = await probePostgres(options.host ?? "127.0.0.1", options.port ?? 5432);
+    if (!probed.ok) return fail(probed.error.code, `dbms '${options.name}' (psql): ${probed.error.message}`);
     const base = {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 5432,
@@ -327,4 +331,49 @@ export class PostgresDatabase implements Database {
   async close(): Promise<void> {
     await this.owner?.end({ timeout: 5 });
   }
+}
+
+/**
+ * Whether host:port answers as a PostgreSQL server: it is sent the SSLRequest every client
+ * may open with, and a server answers one byte, `S` or `N`. Tried up to three times with a
+ * doubling wait (a server starting up); anything else is an error naming the address.
+ */
+export async function probePostgres(host: string, port: number, timeoutMs = 5_000): Promise<Result<void>> {
+  let wait = 250;
+  let last: Result<void> = ok(undefined);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    last = await probeOnce(host, port, timeoutMs);
+    if (last.ok || last.error.code === "bad_value") return last;
+    await Bun.sleep(wait);
+    wait *= 2;
+  }
+  return last;
+}
+
+function probeOnce(host: string, port: number, timeoutMs: number): Promise<Result<void>> {
+  const where = `${host}:${port}`;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: Result<void>, socket?: { end(): void }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket?.end();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(fail("unavailable", `nothing answered at ${where} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const request = Buffer.alloc(8);
+    request.writeUInt32BE(8, 0);
+    request.writeUInt32BE(80877103, 4); // SSLRequest
+    Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        open: (s) => void s.write(request),
+        data: (s, d) => done(d.length === 1 && (d[0] === 0x53 || d[0] === 0x4e) ? ok(undefined) : fail("bad_value", `what answers at ${where} is not a PostgreSQL server`), s),
+        close: () => done(fail("unavailable", `${where} closed the connection without answering as PostgreSQL does (is a PostgreSQL server there?)`)),
+        error: (_s, e) => done(fail("unavailable", `cannot reach ${where}: ${e.message}`)),
+      },
+    }).catch((e: Error) => done(fail("unavailable", `cannot reach ${where}: ${(e as { code?: string }).code === "ECONNREFUSED" ? "nothing listens there" : e.message}`)));
+  });
 }
