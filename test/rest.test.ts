@@ -6,6 +6,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type AnylogNode, type CurlReply, MINIMAL_SCRIPT, hasStackTrace, killAll, startNode } from "./support/node-process.ts";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 // bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
 // these bound waits for real processes and sockets; none of them measures speed
@@ -419,5 +421,20 @@ describe("what a request may read of the node's secrets and environment", () => 
       expect(r.status).toBe(400);
       expect(r.body).toContain("is not set");
     }
+  });
+
+  test("paths a request names stay under the node's home (or the temporary directory): /etc, and a link out of the home, are refused naming the path", async () => {
+    for (const cmd of ["process /etc/passwd", "run operator where watch_dir = /etc and error_dir = /tmp/x and create_table = true", "file retrieve where dbms = d and table = t and id = x and dest = /etc/cron.d/x"]) {
+      const r = await post(cmd);
+      expect(r.status).toBe(403);
+      expect(r.body).toContain("is outside this node's directories");
+    }
+    mkdirSync(join(node.home, "data"), { recursive: true });
+    symlinkSync("/etc", join(node.home, "data", "etc-link"));
+    const linked = await post(`process ${join(node.home, "data", "etc-link", "passwd")}`);
+    expect(linked.status).toBe(403);
+    writeFileSync(join(node.home, "data", "ok.al"), "set from_script = yes\n");
+    expect((await post(`process ${join(node.home, "data", "ok.al")}`)).status).toBe(200);
+    expect((await get("get dictionary where format = json")).body).toContain("from_script");
   });
 });

@@ -286,6 +286,7 @@ const filterOptions = {
 addCommands(
   command({
     words: ["file", "retrieve"],
+    paths: ["dest"],
     peer: false,
     summary: "Copies blobs out of the blobs database / folder to a file or folder",
     method: "POST",
@@ -385,6 +386,7 @@ addCommands(
   }),
   command({
     words: ["file", "get"],
+    paths: ["source", "dest"],
     summary: "Copies a blob or a file of another node here: run client (ip:port) file get (dbms = ... and table = ... and id = ...) <dest>",
     method: "POST",
     waitsOnNetwork: true,

@@ -10,6 +10,7 @@ addCommand(
   command({
     words: ["process"],
     peer: false,
+    paths: ["file"],
     summary: "Runs the commands of a script file",
     method: "POST",
     positional: [{ name: "file", type: "str", help: "path of the script (may use !values)" }],

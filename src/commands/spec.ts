@@ -168,6 +168,11 @@ export interface CommandSpec {
    * run a file, open connections or listeners, change users, schedule other commands).
    */
   peer?: false;
+  /**
+   * Options and positionals that name a path on this node (options ending in `_dir` always
+   * do): a request from REST or a peer may name paths under the node's home only (security/paths).
+   */
+  paths?: string[];
 }
 
 /** Declares a command (identity function that keeps the literal types). */

@@ -98,6 +98,7 @@ export async function storePeerFile(node: Node, file: string, payload: Uint8Arra
 addCommands(
   command({
     words: ["file", "store"],
+    paths: ["file", "source"],
     summary: "Stores a file: a blob (file = <path>, or a REST upload) in the blobs database / folder, or a publisher's data file (name = ..., the payload of a peer message) through the operator's intake",
     method: "POST",
     options: {

@@ -6,13 +6,14 @@
  * throws gets past `runCall`; it becomes an `internal` error value, its stack logged only.
  */
 import type { CommandContext } from "../commands/context.ts";
-import type { Reply } from "../commands/spec.ts";
+import type { Args, CommandSpec, Reply } from "../commands/spec.ts";
 import { logger } from "../util/log.ts";
 import { type Result, fail, fromException, ok } from "../util/result.ts";
 import type { CommandCall, Condition, Statement } from "./ast.ts";
 import { bindCall, type Scope, tokensToText } from "./bind.ts";
 import { parseStatement } from "./parser.ts";
 import { scopeOf } from "./scope.ts";
+import { checkRemotePath } from "../security/paths.ts";
 import { type ScriptItem, readScript } from "./script.ts";
 import type { Token } from "./tokens.ts";
 
@@ -37,6 +38,8 @@ export async function runCall(call: CommandCall, ctx: CommandContext): Promise<R
   }
   const args = bindCall(call, scopeOf(ctx));
   if (!args.ok) return { ok: false, error: args.error.withCommand(name) };
+  const outside = checkPaths(call.spec, args.value, ctx);
+  if (!outside.ok) return { ok: false, error: outside.error.withCommand(name) };
   try {
     const r = await call.spec.handler(ctx, args.value);
     return r.ok ? r : { ok: false, error: r.error.withCommand(name) };
@@ -44,6 +47,20 @@ export async function runCall(call: CommandCall, ctx: CommandContext): Promise<R
     log.error(`'${name}' failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return { ok: false, error: fromException(e).withCommand(name) };
   }
+}
+
+/** The paths a command's values name, checked for where its sender may point (security/paths). */
+function checkPaths(spec: CommandSpec, args: Args, ctx: CommandContext): Result<void> {
+  if (ctx.source !== "rest" && ctx.source !== "peer") return ok(undefined);
+  const names = new Set([...(spec.paths ?? []), ...Object.keys(args.options).filter((k) => k.endsWith("_dir"))]);
+  for (const name of names) {
+    const value = args.str(name);
+    // ("-" is a reply body; a blob selector is not a string)
+    if (value === undefined || value === "-" || value === "" || typeof (args.options[name] ?? args.positional[name]) === "object") continue;
+    const checked = checkRemotePath(ctx, value, `'${name}'`);
+    if (!checked.ok) return checked;
+  }
+  return ok(undefined);
 }
 
 /** The text a reply leaves in the dictionary (`x = <command>`). Empty results leave "". */
