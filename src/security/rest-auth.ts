@@ -20,7 +20,7 @@ export function userAuthentication(node: Node): MiddlewareHandler {
   return async (c, next) => {
     const users = usersOf(node);
     if (!users.enabled || c.req.path === "/health" || c.req.method === "OPTIONS") return next();
-    const who = await users.authenticate(c.req.header("authorization"), remoteAddress(c));
+    const who = await users.authenticate(c.req.header("authorization"), () => remoteAddress(c));
     if (!who.ok) return c.json({ error: who.error.message, command: "" }, 401, { "WWW-Authenticate": 'Basic realm="anylog", charset="UTF-8"' });
     // (Grafana's data-source paths are reads, whatever their method)
     if (who.value.type !== "admin" && c.req.path === "/" && c.req.method !== "GET") {

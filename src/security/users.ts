@@ -53,7 +53,7 @@ export class Users {
   enabled = false;
   private users = new Map<string, StoredUser>();
   private loaded = false;
-  /** sha-256 of an Authorization header → who it is, until when. */
+  /** An Authorization header → who it is, until when. */
   private readonly verified = new Map<string, { caller: Caller; until: number }>();
   /** Per address: when its next check may run, after a failure. */
   private readonly nextFailure = new Map<string, number>();
@@ -144,13 +144,15 @@ export class Users {
    * checked one at a time, FAILURE_SPACING_MS apart, before their passwords are even
    * looked at: guessing from one address is slow, and costs the node one check at a time.
    */
-  async authenticate(header: string | undefined, address: string): Promise<Result<Caller>> {
-    const key = header ? new Bun.CryptoHasher("sha256").update(header).digest("hex") : "";
+  async authenticate(header: string | undefined, addressOf: () => string): Promise<Result<Caller>> {
+    // (the header itself is the key: it is in memory for the request anyway)
+    const key = header ?? "";
     const known = key ? this.verified.get(key) : undefined;
     if (known && known.until > Date.now()) {
       const user = this.users.get(known.caller.name);
       if (user && !expired(user)) return ok(known.caller);
     }
+    const address = addressOf();
     const suspect = (this.nextFailure.get(address) ?? 0) > Date.now() - SUSPECT_MS;
     const checked = suspect ? await this.suspects.run(address, () => this.spacedCheck(header, address)) : await this.check(header);
     if (checked.ok) {
