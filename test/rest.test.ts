@@ -436,5 +436,12 @@ describe("what a request may read of the node's secrets and environment", () => 
     writeFileSync(join(node.home, "data", "ok.al"), "set from_script = yes\n");
     expect((await post(`process ${join(node.home, "data", "ok.al")}`)).status).toBe(200);
     expect((await get("get dictionary where format = json")).body).toContain("from_script");
+    // a task scheduled over REST runs with REST's limits, not a script's
+    expect((await post("run scheduler 1")).status).toBe(200);
+    expect((await post("schedule time = 1 second and name = sneaky task process /etc/passwd")).status).toBe(200);
+    await Bun.sleep(1500);
+    const scheduled = await get("get scheduler 1");
+    expect(scheduled.body).toContain("sneaky");
+    expect(scheduled.body).toContain("is outside this node's directories");
   });
 });

@@ -34,6 +34,11 @@ interface Task {
   name: string;
   /** As written: `!values` are replaced when it runs. */
   command: string;
+  /**
+   * Who may run it: a task scheduled over REST runs with REST's limits (paths under the
+   * node's home, the environment it may read), not with the rights of a script.
+   */
+  runsAs: "scheduler" | "rest";
   /** Seconds between runs. */
   every: number;
   /** Epoch ms of the next run; runs stay on the grid start + k * every. */
@@ -141,7 +146,7 @@ export class Scheduler implements NodeProcess {
   }
 
   /** Adds a task, or replaces the task of the same name (keeping its number). */
-  add(scheduler: number, name: string | undefined, commandText: string, every: number, start: number): Task {
+  add(scheduler: number, name: string | undefined, commandText: string, every: number, start: number, runsAs: Task["runsAs"] = "scheduler"): Task {
     const list = this.tasks.get(scheduler) ?? [];
     this.tasks.set(scheduler, list);
     const old = name === undefined ? undefined : this.find(scheduler, name);
@@ -151,6 +156,7 @@ export class Scheduler implements NodeProcess {
       scheduler,
       name: name ?? `task ${id}`,
       command: commandText,
+      runsAs,
       every,
       next: start,
       mode: "Active",
@@ -214,7 +220,7 @@ export class Scheduler implements NodeProcess {
   runNow(task: Task): Promise<Result<Reply>> {
     if (task.inFlight) return Promise.resolve(fail("conflict", `task '${task.name}' is running now`));
     const run = (async (): Promise<Result<Reply>> => {
-      const r = await this.node.execute(task.command, this.node.context("scheduler"));
+      const r = await this.node.execute(task.command, this.node.context(task.runsAs));
       task.runs++;
       task.lastRun = new Date();
       if (r.ok) {
@@ -392,7 +398,8 @@ addCommands(
       }
       const name = args.str("name")?.trim() || undefined;
       const replaced = name !== undefined && s.find(id, name) !== undefined;
-      const task = s.add(id, name, text, every, start);
+      // (a peer may not schedule at all: `schedule` is not run for peers)
+      const task = s.add(id, name, text, every, start, ctx.source === "rest" ? "rest" : "scheduler");
       const when = start <= Date.now() ? "now" : new Date(start).toISOString();
       return ok(`${replaced ? "Replaced" : "Added"} task ${task.id} '${task.name}' on scheduler ${id}: every ${formatSeconds(every)}, first run ${when}`);
     },
