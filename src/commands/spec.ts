@@ -175,5 +175,10 @@ export interface CommandSpec {
   paths?: string[];
 }
 
+/** Option shorthands for command tables: a flag, a text, a directory. */
+export const boolOption = (help: string) => ({ type: "bool", help }) as const;
+export const strOption = (help: string) => ({ type: "str", help }) as const;
+export const dirOption = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
+
 /** Declares a command (identity function that keeps the literal types). */
 export const command = (spec: CommandSpec): CommandSpec => spec;

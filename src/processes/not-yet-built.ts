@@ -5,11 +5,8 @@
  * "Not declared"; running it answers that it is not in this build. Each moves to its own
  * folder under `processes/` when it is built, and leaves this list.
  */
+import { boolOption, dirOption, strOption } from "../commands/spec.ts";
 import { notYetBuilt } from "./registry.ts";
-
-const bool = (help: string) => ({ type: "bool", help }) as const;
-const str = (help: string) => ({ type: "str", help }) as const;
-const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 notYetBuilt({
   name: "SMTP",
@@ -20,7 +17,7 @@ notYetBuilt({
     words: ["run", "smtp", "client"],
     peer: false,
     summary: "Sends alert emails and SMS through an SMTP server",
-    options: { host: str("SMTP server"), port: { type: "int", help: "SMTP port" }, email: str("sender address"), password: str("sender password"), ssl: bool("use TLS") },
+    options: { host: strOption("SMTP server"), port: { type: "int", help: "SMTP port" }, email: strOption("sender address"), password: strOption("sender password"), ssl: boolOption("use TLS") },
   },
 });
 
@@ -34,10 +31,10 @@ notYetBuilt({
     peer: false,
     summary: "Reads Kafka topics and maps messages to table rows",
     options: {
-      ip: str("Kafka host"),
+      ip: strOption("Kafka host"),
       port: { type: "int", help: "Kafka port" },
-      reset: str("earliest or latest"),
-      topic: { type: "nested", multiple: true, help: "a topic and its mapping", options: { name: str("topic"), dbms: str("database"), table: str("table") }, patterns: [{ prefix: "column.", spec: { type: "any", help: "column mapping" } }] },
+      reset: strOption("earliest or latest"),
+      topic: { type: "nested", multiple: true, help: "a topic and its mapping", options: { name: strOption("topic"), dbms: strOption("database"), table: strOption("table") }, patterns: [{ prefix: "column.", spec: { type: "any", help: "column mapping" } }] },
     },
   },
 });

@@ -12,7 +12,7 @@ import { textTable } from "../util/text-table.ts";
 import { FORMATS, formatOf, queryReply } from "./reply.ts";
 import { rowsCount } from "./rows-count.ts";
 import { runLocalQuery } from "./run.ts";
-import { parseVolume } from "../ingest/buffers.ts";
+import { parseVolume } from "../util/volume.ts";
 import { runLocalTimeSql, runNetworkSql, usesTimeFunctions } from "./network/run.ts";
 
 /** The query text without the quotes around it (`\"` inside stands for `"`: "select \"order\" from t"). */

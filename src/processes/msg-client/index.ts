@@ -7,7 +7,7 @@
  */
 import { hostname } from "node:os";
 import type { Args } from "../../commands/spec.ts";
-import { command } from "../../commands/spec.ts";
+import { boolOption, command, strOption } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { localBus } from "../../messaging/local-bus.ts";
 import { type TopicRule, topicRule } from "../../messaging/mapping.ts";
@@ -16,9 +16,6 @@ import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 import { MessageClient } from "./client.ts";
-
-const bool = (help: string) => ({ type: "bool", help }) as const;
-const str = (help: string) => ({ type: "str", help }) as const;
 
 class MessageClients implements NodeProcess {
   readonly clients: MessageClient[] = [];
@@ -146,22 +143,22 @@ registerProcess({
     peer: false,
     summary: "Subscribes to broker topics and maps messages to table rows (each run adds a client)",
     options: {
-      broker: str("broker host, 'local' (this node's broker) or 'rest' (REST command: data)"),
+      broker: strOption("broker host, 'local' (this node's broker) or 'rest' (REST command: data)"),
       port: { type: "int", help: "broker port (default 1883)" },
-      user: str("broker user"),
-      password: str("broker password"),
-      client_id: str("MQTT client id (default: anylog-<node name>-<client number>, stable across restarts)"),
-      log: bool("log each message"),
-      log_error: bool("write each message that fails, with its reason, to the error directory"),
-      user_agent: str("REST user agent (broker = rest)"),
-      prep_dir: str("prep directory (kept for AnyLog scripts)"),
-      watch_dir: str("watch directory (kept for AnyLog scripts)"),
-      err_dir: str("where log_error writes"),
+      user: strOption("broker user"),
+      password: strOption("broker password"),
+      client_id: strOption("MQTT client id (default: anylog-<node name>-<client number>, stable across restarts)"),
+      log: boolOption("log each message"),
+      log_error: boolOption("write each message that fails, with its reason, to the error directory"),
+      user_agent: strOption("REST user agent (broker = rest)"),
+      prep_dir: strOption("prep directory (kept for AnyLog scripts)"),
+      watch_dir: strOption("watch directory (kept for AnyLog scripts)"),
+      err_dir: strOption("where log_error writes"),
       topic: {
         type: "nested",
         multiple: true,
         help: "a topic and how its messages map to columns",
-        options: { name: str("topic name (MQTT wildcards + and #)"), dbms: str("database, or \"bring [key]\""), table: str("table, or \"bring [key]\""), qos: { type: "int", help: "0, 1 or 2" } },
+        options: { name: strOption("topic name (MQTT wildcards + and #)"), dbms: strOption("database, or \"bring [key]\""), table: strOption("table, or \"bring [key]\""), qos: { type: "int", help: "0, 1 or 2" } },
         patterns: [{ prefix: "column.", spec: { type: "any", help: 'column mapping: column.<name>.<type> = "bring [key]" | now | constant, or (value = ... and type = ... and optional = true)' } }],
       },
     },
@@ -180,11 +177,11 @@ addCommands(
     method: "GET",
     options: {
       id: { type: "int", help: "one client" },
-      topic: str("clients of this topic"),
-      broker: str("clients of this broker (ip:port, local, rest)"),
-      detailed: bool("show each topic's column mapping"),
-      statistics: bool("counts only"),
-      format: str("table (default) or json"),
+      topic: strOption("clients of this topic"),
+      broker: strOption("clients of this broker (ip:port, local, rest)"),
+      detailed: boolOption("show each topic's column mapping"),
+      statistics: boolOption("counts only"),
+      format: strOption("table (default) or json"),
     },
     examples: ["get msg clients", "get msg clients where id = 1 and detailed = true", "get msg clients where format = json"],
     handler(ctx, args) {
@@ -224,13 +221,13 @@ addCommands(
     summary: "Publishes a message to a broker (an MQTT broker at host:port, or 'local': this node's)",
     method: "POST",
     options: {
-      broker: { ...str("host, or local"), required: true },
+      broker: { ...strOption("host, or local"), required: true },
       port: { type: "int", help: "broker port (default 1883)" },
-      topic: { ...str("topic"), required: true },
+      topic: { ...strOption("topic"), required: true },
       message: { type: "any", help: "the message (JSON or text)", required: true },
       qos: { type: "int", help: "0, 1 or 2" },
-      user: str("broker user"),
-      password: str("broker password"),
+      user: strOption("broker user"),
+      password: strOption("broker password"),
     },
     examples: ['mqtt publish where broker = local and topic = sensors/a and message = {"value": 3}', "mqtt publish where broker = 10.0.0.5 and port = 1883 and topic = alerts and message = !alert and qos = 1"],
     waitsOnNetwork: true,

@@ -19,14 +19,11 @@ import { type DataFileName, parseDataFileName } from "../../ingest/file-name.ts"
 import { type IngestUnit, type UnitOutcome, isTransient } from "../../ingest/ingest.ts";
 import { type Intake, type IntakeEvent, closeIntake, openIntake } from "../../ingest/intake.ts";
 import type { Node } from "../../node/node.ts";
-import { command } from "../../commands/spec.ts";
+import { boolOption, command, dirOption } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { AnyLogError, type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
-
-const bool = (help: string) => ({ type: "bool", help }) as const;
-const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 interface Settings {
   policy?: string;
@@ -65,7 +62,6 @@ const BATCH_FILES = 50;
 /** The first and the longest wait before files that failed for a cause outside them are tried again. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
-
 
 /** A settled data file waiting to be stored; `table` is its `dbms.table`. */
 interface QueuedFile {
@@ -440,21 +436,21 @@ registerProcess({
     summary: "Hosts data: stores files from the watch directory and REST PUTs in local tables",
     options: {
       policy: { type: "str", help: "ID of the operator policy" },
-      watch_dir: dir("watched"),
-      bkup_dir: dir("backup"),
-      error_dir: dir("error"),
-      delete_json: bool("delete the JSON file after it is stored"),
-      compress_json: bool("compress the JSON file when it is kept"),
-      compress_sql: bool("compress the SQL file (this node writes no SQL files)"),
-      move_json: bool("move the JSON file to the backup directory (the default when not deleted or archived)"),
-      move_sql: bool("move the SQL file (this node writes no SQL files)"),
-      archive: bool("move stored files to the archive directory, by day"),
-      archive_json: bool("archive the JSON files"),
-      archive_sql: bool("archive the SQL files (this node writes no SQL files)"),
+      watch_dir: dirOption("watched"),
+      bkup_dir: dirOption("backup"),
+      error_dir: dirOption("error"),
+      delete_json: boolOption("delete the JSON file after it is stored"),
+      compress_json: boolOption("compress the JSON file when it is kept"),
+      compress_sql: boolOption("compress the SQL file (this node writes no SQL files)"),
+      move_json: boolOption("move the JSON file to the backup directory (the default when not deleted or archived)"),
+      move_sql: boolOption("move the SQL file (this node writes no SQL files)"),
+      archive: boolOption("move stored files to the archive directory, by day"),
+      archive_json: boolOption("archive the JSON files"),
+      archive_sql: boolOption("archive the SQL files (this node writes no SQL files)"),
       limit_tables: { type: "list", help: "only these tables" },
-      create_table: bool("create a missing table from the data (default true)"),
-      update_tsd_info: bool("record each file in almgm.tsd_info and refuse duplicates (default true)"),
-      distributor: bool("the data distributor sends what is stored to the cluster's other operators (stored files are archived)"),
+      create_table: boolOption("create a missing table from the data (default true)"),
+      update_tsd_info: boolOption("record each file in almgm.tsd_info and refuse duplicates (default true)"),
+      distributor: boolOption("the data distributor sends what is stored to the cluster's other operators (stored files are archived)"),
       master_node: { type: "ipport", help: "the master node, for the table policies of new tables" },
       master: { type: "ipport", help: "the master node (same as master_node)" },
       threads: { type: "int", help: "workers storing watch-directory files at once, each on a table of its own (default 1)" },

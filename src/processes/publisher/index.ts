@@ -19,7 +19,7 @@ import { setPublisherSink } from "../../messaging/row-sink.ts";
 import { writeFileAtomic } from "../../util/atomic-file.ts";
 import { basename, join } from "node:path";
 import type { Args } from "../../commands/spec.ts";
-import { command } from "../../commands/spec.ts";
+import { boolOption, command, dirOption, strOption } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { FileDisposal } from "../../files/disposal.ts";
 import { WatchedDirectory } from "../../files/watched-dir.ts";
@@ -32,10 +32,6 @@ import { dataGroups } from "../../query/network/data-nodes.ts";
 import { type ErrorCode, type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
-
-const bool = (help: string) => ({ type: "bool", help }) as const;
-const str = (help: string) => ({ type: "str", help }) as const;
-const dir = (help: string) => ({ type: "str", help: `${help} directory` }) as const;
 
 /** The first and the longest wait before a table whose file could not be sent is tried again. */
 const RETRY_FIRST_MS = 1000;
@@ -540,17 +536,17 @@ registerProcess({
     peer: false,
     summary: "Routes data files to the operators that host their tables",
     options: {
-      watch_dir: dir("watched"),
-      bkup_dir: dir("backup"),
-      error_dir: dir("error"),
-      delete_json: bool("delete the JSON file after it is sent"),
-      delete_sql: bool("delete the SQL file after it is sent (this node sends no SQL files)"),
-      compress_json: bool("compress the JSON file after it is sent"),
-      compress_sql: bool("compress the SQL file after it is sent (this node sends no SQL files)"),
-      company: str("company that owns the data (default: the dbms name)"),
+      watch_dir: dirOption("watched"),
+      bkup_dir: dirOption("backup"),
+      error_dir: dirOption("error"),
+      delete_json: boolOption("delete the JSON file after it is sent"),
+      delete_sql: boolOption("delete the SQL file after it is sent (this node sends no SQL files)"),
+      compress_json: boolOption("compress the JSON file after it is sent"),
+      compress_sql: boolOption("compress the SQL file after it is sent (this node sends no SQL files)"),
+      company: strOption("company that owns the data (default: the dbms name)"),
       master_node: { type: "ipport", help: "the master node (ip:port)" },
-      dbms_name: str("file-name segment that holds the dbms name: file_name[0] (default)"),
-      table_name: str("file-name segment that holds the table name: file_name[1] (default)"),
+      dbms_name: strOption("file-name segment that holds the dbms name: file_name[0] (default)"),
+      table_name: strOption("file-name segment that holds the table name: file_name[1] (default)"),
     },
     examples: ["run publisher where delete_json = true and delete_sql = true", "run publisher where compress_json = true and master_node = !ledger_conn and dbms_name = file_name[0] and table_name = file_name[1]"],
   },

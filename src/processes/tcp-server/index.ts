@@ -8,7 +8,7 @@
 import type { Args } from "../../commands/spec.ts";
 import { addressInfo, listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
 import type { PeerLimits, PeerListener, PeerReply } from "../../network/transport.ts";
-import { parseVolume } from "../../ingest/buffers.ts";
+import { parseVolume } from "../../util/volume.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import type { Duplex } from "node:stream";
