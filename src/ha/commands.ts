@@ -14,20 +14,20 @@ import type { Node } from "../node/node.ts";
 import { type Result, errorText, fail, ok } from "../util/result.ts";
 import { textTable } from "../util/text-table.ts";
 import { clusterView } from "./cluster.ts";
-import { HA_SOURCE, type Holding, type Unit, digestOf, holdings, parseDate, readUnit, storeUnit } from "./units.ts";
+import { HA_SOURCE, type Holding, type Unit, currentHoldings, digestOf, holdings, parseDate, readUnit, storeUnit } from "./units.ts";
 
 /** The tsd table a holding belongs to: tsd_info, or tsd_<member> for what a member sent. */
 export const tsdTableOf = (h: Holding): string => (h.source.startsWith(HA_SOURCE) ? `tsd_${h.source.slice(HA_SOURCE.length)}` : "tsd_info");
 
 /** The holdings `where table = ... and hash = ... and start_date = ... and end_date = ... and limit = ...` selects. */
-async function selected(node: Node, args: Args, defaultLimit: number, defaultTable = "tsd_info"): Promise<Result<Holding[]>> {
+async function selected(node: Node, args: Args, defaultLimit: number): Promise<Result<Holding[]>> {
   const start = parseDate(args.str("start_date"));
   if (!start.ok) return start;
   const end = parseDate(args.str("end_date"));
   if (!end.ok) return end;
   const all = await holdings(node, { start: start.value, end: end.value, hash: args.str("hash") });
   if (!all.ok) return all;
-  const table = (args.str("table") ?? defaultTable).toLowerCase();
+  const table = (args.str("table") ?? "tsd_info").toLowerCase();
   const chosen = table === "*" ? all.value : all.value.filter((h) => tsdTableOf(h) === table);
   const limit = args.int("limit") ?? defaultLimit;
   return ok(limit > 0 ? chosen.slice(-limit) : chosen);
@@ -81,8 +81,12 @@ addCommands(
     options: { start_date: rangeOptions.start_date, end_date: rangeOptions.end_date },
     examples: ["get tsd digest where start_date = -30d"],
     async handler(ctx, args) {
-      const chosen = await selected(ctx.node, args, 0, "*");
-      return chosen.ok ? ok(digestOf(chosen.value)) : chosen;
+      const start = parseDate(args.str("start_date"));
+      if (!start.ok) return start;
+      const end = parseDate(args.str("end_date"));
+      if (!end.ok) return end;
+      const all = await currentHoldings(ctx.node, { start: start.value, end: end.value });
+      return all.ok ? ok(digestOf(all.value)) : all;
     },
   }),
   command({

@@ -14,6 +14,7 @@ import { intakeOf, NO_OPERATOR } from "../ingest/intake.ts";
 import type { DataRow } from "../ingest/rows.ts";
 import { TSD_DBMS, requireTsdInfo } from "../ingest/tsd-info.ts";
 import type { Node } from "../node/node.ts";
+import { nodeSlot } from "../node/slot.ts";
 import { quoteName } from "../storage/database.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 
@@ -93,11 +94,47 @@ export async function holdings(node: Node, range: { start?: string; end?: string
   );
 }
 
+/** Holdings of a range as last read, and the state of tsd_info they were read at. */
+const lastRead = nodeSlot(() => new Map<string, { version: string; list: Holding[] }>());
+
+/**
+ * The units stored between `start` and `end`, read again only when tsd_info changed since
+ * (how many units it holds stored, its newest file id): the consumer compares every few
+ * seconds, and each member asks for the same digest, so an idle cluster reads almost nothing.
+ */
+export async function currentHoldings(node: Node, range: { start?: string; end?: string }): Promise<Result<Holding[]>> {
+  const tsd = await requireTsdInfo(node.databases.get(TSD_DBMS));
+  if (!tsd.ok) return tsd;
+  const state = await tsd.value.query("SELECT count(*) AS n, max(file_id) AS top FROM tsd_info WHERE status = 'stored'");
+  if (!state.ok) return state;
+  const version = `${String(state.value[0]?.n)}/${String(state.value[0]?.top)}`;
+  const key = `${range.start ?? ""}|${range.end ?? ""}`;
+  const cache = lastRead(node);
+  const known = cache.get(key);
+  if (known?.version === version) return ok(known.list);
+  const read = await holdings(node, range);
+  if (!read.ok) return read;
+  if (cache.size >= 8) cache.clear(); // (a few ranges are asked at a time: the consumer's, its peers')
+  cache.set(key, { version, list: read.value });
+  return read;
+}
+
 /** Per UTC day (YYYY-MM-DD of the time stored): how many units, and one hash of all their hashes. */
 export type Digest = Record<string, { units: number; hash: string }>;
 
+/** Digests made, by the list they digest (a list currentHoldings keeps is digested once). */
+const digests = new WeakMap<Holding[], Digest>();
+
 /** The digest of `list`: two nodes whose digests agree on a day hold the same units that day. */
 export function digestOf(list: Holding[]): Digest {
+  const known = digests.get(list);
+  if (known) return known;
+  const digest = makeDigest(list);
+  digests.set(list, digest);
+  return digest;
+}
+
+function makeDigest(list: Holding[]): Digest {
   const days = new Map<string, string[]>();
   for (const h of list) {
     const day = h.time.slice(0, 10);

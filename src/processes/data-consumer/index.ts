@@ -14,7 +14,7 @@ import type { Args } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
 import { addCommands } from "../../commands/table.ts";
 import { type Member, clusterView } from "../../ha/cluster.ts";
-import { type Digest, HA_SOURCE, type Unit, digestOf, holdings, parseDate, storeUnit } from "../../ha/units.ts";
+import { type Digest, HA_SOURCE, type Unit, currentHoldings, digestOf, parseDate, storeUnit } from "../../ha/units.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
@@ -90,7 +90,7 @@ class DataConsumer implements NodeProcess {
     const end = parseDate(this.endText);
     if (!start.ok || !end.ok) return;
     const range = { start: start.value && `${start.value.slice(0, 10)}T00:00:00.000Z`, end: end.value };
-    const mine = await holdings(this.node, range);
+    const mine = await currentHoldings(this.node, range);
     if (!mine.ok) {
       this.viewError = mine.error.message;
       return;
