@@ -127,6 +127,8 @@ addCommands(
       if (!db.ok) return db;
       const prepared = preparePolicy(args.json("policy"));
       if (!prepared.ok) return prepared;
+      const admitted = await ctx.node.metadata.admit(db.value, prepared.value);
+      if (!admitted.ok) return admitted;
       const r = await insertPolicy(db.value, prepared.value, ctx.peer ?? ctx.source);
       return r.ok ? ok({ inserted: r.value.inserted, id: idOf(prepared.value), seq: r.value.seq }) : r;
     },

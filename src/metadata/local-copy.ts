@@ -21,6 +21,8 @@ export class LocalCopy {
   private readonly policies = new Map<string, Policy>(); // id -> policy, in ledger order
   private readonly pendingIds = new Set<string>();
   masterSeq = 0;
+  /** Goes up at every change: what was computed from the copy is stale when it moved. */
+  version = 0;
   private byType?: Map<string, Policy[]>;
   private readonly indexes = new Map<string, Map<string, Policy[]>>();
 
@@ -156,6 +158,7 @@ export class LocalCopy {
   }
 
   private changed(type: string): void {
+    this.version++;
     this.byType = undefined;
     for (const key of [...this.indexes.keys()]) if (key.startsWith(`${type}\u0000`)) this.indexes.delete(key);
   }

@@ -9,8 +9,12 @@ import type { Node } from "../node/node.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { peerTimeoutMs } from "../network/peers.ts";
 import { LocalCopy, idOf } from "./local-copy.ts";
-import { LEDGER_DBMS, type LedgerChange, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
-import { canonicalJson, type Policy, preparePolicy } from "./policy.ts";
+import { LEDGER_DBMS, type LedgerChange, changesSince, deletePolicy, insertPolicy, requireLedger } from "./master-ledger.ts";
+import { canonicalJson, type Policy, body, policyType, preparePolicy } from "./policy.ts";
+import { authorOf, signPolicy } from "./signatures.ts";
+import { judge } from "./trust.ts";
+import { nodeAuthOf, nodeSigner } from "../security/node-auth.ts";
+import type { Database } from "../storage/database.ts";
 
 export interface SyncReport {
   pulled: number;
@@ -21,6 +25,7 @@ export interface SyncReport {
 
 export class Metadata {
   private copy?: LocalCopy;
+  private membersOf?: { version: number; members: Set<string> };
 
   constructor(private readonly node: Node) {}
 
@@ -30,8 +35,67 @@ export class Metadata {
     if (!path) return fail("bad_value", "'!blockchain_file' is not set: it names the local copy of the metadata");
     if (this.copy?.path === path) return ok(this.copy);
     const loaded = LocalCopy.load(path);
-    if (loaded.ok) this.copy = loaded.value;
+    if (!loaded.ok) return loaded;
+    this.copy = loaded.value;
+    if (nodeAuthOf(this.node).enabled) {
+      const enforced = this.enforce();
+      if (!enforced.ok) return enforced;
+    }
     return loaded;
+  }
+
+  /**
+   * With node authentication on: drops from the local copy every policy the network's members
+   * did not sign (metadata/trust), each named in the log, and writes the copy. The node's own
+   * policies still waiting for the master stay: the master judges them. Returns how many went.
+   */
+  enforce(): Result<number> {
+    const local = this.local();
+    if (!local.ok) return local;
+    const copy = local.value;
+    const own = nodeAuthOf(this.node).key?.publicKey;
+    let dropped = 0;
+    for (const [p, why] of judge(copy.select(["*"], [])).refused) {
+      const id = idOf(p)!;
+      if (copy.isPending(id) && own !== undefined && authorOf(p) === own) continue;
+      copy.remove(id);
+      dropped++;
+      this.node.log.warn(`metadata: ${policyType(p)} policy ${id} dropped from ${copy.path}: ${why}`);
+    }
+    if (dropped > 0) {
+      const saved = copy.save();
+      if (!saved.ok) return saved;
+    }
+    return ok(dropped);
+  }
+
+  /** The public keys of the network's members, by the local copy (node authentication). */
+  members(): Set<string> {
+    const local = this.local();
+    if (!local.ok) return new Set();
+    if (this.membersOf?.version !== local.value.version) this.membersOf = { version: local.value.version, members: judge(local.value.select(["*"], [])).members };
+    return this.membersOf.members;
+  }
+
+  /**
+   * With node authentication on, a master takes a policy only when its members signed it:
+   * judged with the ledger's active policies (a member policy admits its key at once).
+   */
+  async admit(db: Database, policy: Policy): Promise<Result<void>> {
+    if (!nodeAuthOf(this.node).enabled) return ok(undefined);
+    const ledger = await changesSince(db, 0);
+    if (!ledger.ok) return ledger;
+    const active = ledger.value.changes.filter((c) => c.status === "active").map((c) => c.policy);
+    const why = judge([...active, policy]).refused.get(policy);
+    return why === undefined ? ok(undefined) : fail("forbidden", `policy refused (node authentication is on): ${why}`);
+  }
+
+  /** With node authentication on, an unsigned policy this node declares is signed with its key. */
+  private signed(prepared: Policy): Result<Policy> {
+    if (!nodeAuthOf(this.node).enabled || typeof body(prepared).signature === "string") return ok(prepared);
+    const key = nodeSigner(this.node);
+    if (!key.ok) return fail(key.error.code, `node authentication is on, so the node signs its policies: ${key.error.message}`);
+    return preparePolicy(signPolicy(prepared, key.value));
   }
 
   /**
@@ -43,7 +107,9 @@ export class Metadata {
   async insert(policy: unknown, where: { local: boolean; master?: string }): Promise<Result<string>> {
     const { local, master } = where;
     if (!local && !master) return fail("bad_option", "'blockchain insert' needs local = true and/or master = ip:port");
-    const prepared = preparePolicy(policy);
+    const valid = preparePolicy(policy);
+    if (!valid.ok) return valid;
+    const prepared = this.signed(valid.value);
     if (!prepared.ok) return prepared;
     const id = idOf(prepared.value)!;
     let note = "";
@@ -59,6 +125,10 @@ export class Metadata {
     if (local) {
       const copy = this.local();
       if (!copy.ok) return copy;
+      if (!master && nodeAuthOf(this.node).enabled) {
+        const why = judge([...copy.value.select(["*"], []), prepared.value]).refused.get(prepared.value);
+        if (why !== undefined) return fail("forbidden", `policy refused (node authentication is on): ${why}`);
+      }
       if (copy.value.add(prepared.value, pending)) {
         const saved = copy.value.save();
         if (!saved.ok) return saved;
@@ -139,6 +209,11 @@ export class Metadata {
       }
     }
     copy.masterSeq = update.value.seq;
+    if (nodeAuthOf(this.node).enabled) {
+      const dropped = this.enforce();
+      if (!dropped.ok) return dropped;
+      report.pulled -= Math.min(report.pulled, dropped.value);
+    }
     for (const p of copy.pending()) {
       const pushed = await this.push(master, p);
       if (!pushed.ok) break; // the master went away mid-sync: the rest waits for the next one

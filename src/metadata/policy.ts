@@ -21,7 +21,11 @@ const REQUIRED: Record<string, Array<string | string[]>> = {
   mapping: [],
   config: [],
   distribution: [],
+  // a member of the network (node authentication): its key, and root, node or user
+  member: ["type"],
 };
+
+const MEMBER_TYPES = ["root", "node", "user"];
 
 export const POLICY_TYPES = Object.keys(REQUIRED);
 
@@ -72,6 +76,9 @@ export function validatePolicy(value: unknown): Result<Policy> {
     if (!options.some(present)) {
       return fail("bad_value", `a ${type} policy needs '${options.join("' or '")}'`);
     }
+  }
+  if (type === "member" && !MEMBER_TYPES.includes(String(attrs.type).toLowerCase())) {
+    return fail("bad_value", `a member policy's type is ${MEMBER_TYPES.join(", ")}, not '${String(attrs.type)}'`);
   }
   for (const k of PORT_KEYS) {
     if (!present(k)) continue;

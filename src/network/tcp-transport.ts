@@ -213,7 +213,7 @@ class PeerConnection {
         timer,
         onPage,
       });
-      const header = { id, type: "request", command: request.command, from: request.from, ...(onPage ? { pages: true } : {}) };
+      const header = { id, type: "request", command: request.command, from: request.from, ...(request.auth ? { auth: request.auth } : {}), ...(onPage ? { pages: true } : {}) };
       this.out.write(encodeFrame({ header, body: request.body }));
     });
   }
@@ -359,7 +359,7 @@ export class TcpTransport implements PeerTransport {
     let idle: (() => void) | undefined;
 
     async function answer(frame: Frame, socket: Socket<ServerSide>): Promise<void> {
-      const { id, command, from, pages } = frame.header;
+      const { id, command, from, pages, auth } = frame.header;
       const remote = socket.data.remote;
       const asked = new AbortController();
       socket.data.running.set(id, asked);
@@ -368,7 +368,8 @@ export class TcpTransport implements PeerTransport {
         if (typeof command !== "string") reply = { ok: false, code: "syntax", message: "peer request without a command" };
         else {
           try {
-            reply = await handler({ command, from: typeof from === "string" ? from : undefined, body: frame.body }, remote, { takesPages: pages === true, signal: asked.signal });
+            const signed = typeof auth === "object" && auth !== null && !Array.isArray(auth) ? (auth as Record<string, unknown>) : undefined;
+            reply = await handler({ command, from: typeof from === "string" ? from : undefined, body: frame.body, auth: signed }, remote, { takesPages: pages === true, signal: asked.signal });
           } catch (e) {
             log.error(`request from ${remote} failed unexpectedly: ${e instanceof Error ? e.stack : String(e)}`);
             reply = { ok: false, code: "internal", message: "the node failed to run the request" };

@@ -15,6 +15,8 @@ export interface PeerRequest {
   /** `node_name@ip:port` of the sender, for the peer's logs. */
   from?: string;
   body?: Uint8Array;
+  /** The sender's signature of the request (node authentication, security/peer-auth), carried as it is. */
+  auth?: Record<string, unknown>;
 }
 
 /** Rows a peer sends a page at a time (a large query answer): the columns, then pages until done or an error. */

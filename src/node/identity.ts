@@ -38,6 +38,7 @@ export const DATA_DIRS: Record<string, string> = {
   dbms_dir: "data/dbms",
   blockchain_dir: "blockchain",
   pem_dir: "pem",
+  id_dir: "keys",
   tmp_dir: "tmp",
 };
 

@@ -17,6 +17,7 @@ import { ProcessSet } from "../processes/registry.ts";
 import { defaultDictionary } from "./identity.ts";
 import { readFileSync } from "node:fs";
 import type { PeerTransport } from "../network/transport.ts";
+import { AuthenticatedTransport } from "../security/peer-auth.ts";
 import { TcpTransport } from "../network/tcp-transport.ts";
 import { Databases } from "../storage/databases.ts";
 import { Metadata } from "../metadata/metadata.ts";
@@ -33,8 +34,8 @@ export class Node {
   readonly metrics = new Metrics();
   readonly log: Logger = logger("node");
   readonly startedAt = new Date();
-  /** Outgoing peer connections (servers listen through the same transport). */
-  readonly peers: PeerTransport = new TcpTransport();
+  /** Outgoing peer connections (servers listen through the same transport); signed and checked with node authentication on. */
+  readonly peers: PeerTransport = new AuthenticatedTransport(new TcpTransport(), this);
   /** The logical databases connected with `connect dbms`. */
   readonly databases = new Databases();
   /** Policies: the local copy and the exchange with the master. */

@@ -62,6 +62,12 @@ export function expandRole(config: RoleConfig, options: { keep?: Set<string>; re
     set("admin_password", file ? readFile(file).trim() : "");
     lines.push("id add user where name = !admin_user and password = !admin_password and type = admin and if_missing = true", "set user authentication on");
   }
+  // the node's keys are made at first boot and opened at every start, before it sends anything
+  if (v("security.node_authentication") === true) {
+    const file = str("security.node_key_password_file");
+    set("node_password", file ? readFile(file).trim() : "");
+    lines.push("id create keys for node where password = !node_password and if_missing = true", "set node authentication on");
+  }
   const bind = str("network.bind") ?? "false";
   // (the limits and CORS origins only when they differ from the node's own defaults)
   const frame = str("network.max_frame");

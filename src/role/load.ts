@@ -106,6 +106,9 @@ export function finishRole(read: FileValues, file: string, env: Record<string, s
   if (values.get("security.authentication") === true && !values.has("security.admin_password_file")) {
     problems.push({ line: 1, col: 1, key: "security.admin_password_file", message: "missing: authentication needs the file of the first admin's password" });
   }
+  if (values.get("security.node_authentication") === true && !values.has("security.node_key_password_file")) {
+    problems.push({ line: 1, col: 1, key: "security.node_key_password_file", message: "missing: node authentication needs the file of the node key's password" });
+  }
   if (values.get("database.type") === "psql" && !values.has("database.user")) {
     problems.push({ line: 1, col: 1, key: "database.user", message: "missing: a psql database needs a user" });
   }

@@ -48,6 +48,8 @@ export const FIELDS: Record<string, Field> = {
   "security.authentication": { type: "bool", doc: "REST asks every request for a user (HTTP Basic); the admin below is made at first boot", env: "REST_AUTHENTICATION", default: false },
   "security.admin_user": { type: "string", doc: "the first admin's name", env: "ADMIN_USER", default: "admin" },
   "security.admin_password_file": { type: "string", doc: "file holding the first admin's password, read at start (e.g. a systemd credential); 8 characters or more", env: "ADMIN_PASSWORD_FILE" },
+  "security.node_authentication": { type: "bool", doc: "the node signs its policies and peer messages and takes them only from members of the network; its keys are made at first boot", env: "NODE_AUTHENTICATION", default: false },
+  "security.node_key_password_file": { type: "string", doc: "file holding the password of the node's private key, read at start; 4 characters or more", env: "NODE_KEY_PASSWORD_FILE" },
   "network.rest_timeout": { type: "int", doc: "seconds a REST request may take", env: "REST_TIMEOUT", default: 20 },
 
   "ledger.master": { type: "string", doc: "ip:port of the master node (a master defaults to itself)", env: "LEDGER_CONN", neededBy: ["operator", "publisher", "query"] },
