@@ -186,17 +186,25 @@ describe.skipIf(!seedsPresent)("a role runs the processes its seed runs", () => 
 });
 
 describe("a role file with authentication", () => {
-  test("the first admin is made from the password file at first boot, REST asks for it from the start, and a restart keeps it", async () => {
+  test("the first admin and the node's keys are made from the password files at first boot, REST asks for the admin from the start, and a restart keeps both", async () => {
     const [tcp, rest] = (await freePorts(2)) as [number, number];
     const secret = join(work, "admin.pass");
     writeFileSync(secret, "first-boot-pass-1\n", { mode: 0o600 });
     const file = join(work, "secure.yaml");
-    writeFileSync(file, `role: generic\nnetwork:\n  tcp_port: ${tcp}\n  rest_port: ${rest}\n  external_ip: 127.0.0.1\n  internal_ip: 127.0.0.1\nsecurity:\n  authentication: true\n  admin_password_file: ${secret}\n`);
+    const keySecret = join(work, "node-key.pass");
+    writeFileSync(keySecret, "node-key-pass-1\n", { mode: 0o600 });
+    writeFileSync(
+      file,
+      `role: generic\nnetwork:\n  tcp_port: ${tcp}\n  rest_port: ${rest}\n  external_ip: 127.0.0.1\n  internal_ip: 127.0.0.1\nsecurity:\n  authentication: true\n  admin_password_file: ${secret}\n  node_authentication: true\n  node_key_password_file: ${keySecret}\n`,
+    );
     const missing = join(work, "insecure.yaml");
     writeFileSync(missing, "role: generic\nsecurity:\n  authentication: true\n");
     const check = await run(["check", "--config", missing]);
     expect(check.code).toBe(2);
     expect(check.err).toContain("security.admin_password_file: missing");
+    writeFileSync(missing, "role: generic\nsecurity:\n  node_authentication: true\n");
+    expect((await run(["check", "--config", missing])).err).toContain("security.node_key_password_file: missing");
+    const nodeIds: string[] = [];
 
     const home = mkdtempSync(join(work, "secure-home-"));
     const url = `http://127.0.0.1:${rest}/`;
@@ -218,10 +226,16 @@ describe("a role file with authentication", () => {
       const r = await fetch(url, { headers: { command: "get users where format = json", Authorization: admin } });
       expect(r.status).toBe(200);
       expect(((await r.json()) as { users: Array<{ name: string }> }).users.map((u) => u.name)).toEqual(["admin"]);
+      const auth = (await (await fetch(url, { headers: { command: "get authentication", Authorization: admin } })).json()) as Record<string, string>;
+      expect(auth["node authentication"]).toBe("on");
+      expect(auth["node key state"]).toBe("open");
+      nodeIds.push(auth["node key"]!);
       expect(err).not.toContain("first-boot-pass-1");
+      expect(err).not.toContain("node-key-pass-1");
       expect(err).not.toMatch(/ERROR/);
       p.kill("SIGTERM");
       await p.exited;
     }
+    expect(nodeIds[1]).toBe(nodeIds[0]);
   });
 });

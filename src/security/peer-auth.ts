@@ -19,12 +19,13 @@ import { nodeAuthOf, nodeSigner } from "./node-auth.ts";
 const WINDOW_MS = 120_000;
 
 /** The text a request's signature covers. */
-function sealedText(request: PeerRequest, ts: number, nonce: string): string {
+export function sealedText(request: PeerRequest, ts: number, nonce: string): string {
   const digest = request.body && request.body.length > 0 ? new Bun.CryptoHasher("sha256").update(request.body).digest("base64") : "";
   return `anylog-peer/1\n${ts}\n${nonce}\n${request.from ?? ""}\n${request.command}\n${digest}`;
 }
 
-function seal(key: UnlockedKey, request: PeerRequest): Record<string, unknown> {
+/** The signature a request carries (its `auth`). */
+export function seal(key: UnlockedKey, request: PeerRequest): Record<string, unknown> {
   const ts = Date.now();
   const nonce = crypto.randomUUID();
   return { key: key.publicKey, ts, nonce, sig: signData(key, sealedText(request, ts, nonce)) };
