@@ -83,6 +83,23 @@ describe("the TCP server's limits", () => {
     expect(await peerServed()).toBe(true);
   });
 
+  test("20,000 connections opened and left idle (in batches of 1,000) leave REST answering and the RSS under 200 MiB", async () => {
+    let peak = 0;
+    let attempted = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      const c = await connect(1000);
+      attempted += 1000;
+      await Bun.sleep(100);
+      expect(c.open()).toBeLessThanOrEqual(20);
+      peak = Math.max(peak, rssMiB());
+      if (batch % 5 === 4) expect(await restAnswers()).toBe(true);
+      c.closeAll();
+    }
+    expect(attempted).toBe(20_000);
+    expect(peak).toBeLessThan(200);
+    expect(await peerServed()).toBe(true);
+  });
+
   test("a message declaring 250 MB is refused by its prefix; eight connections sending big messages at once stay within the bound", async () => {
     const huge = await connect(1);
     expect(huge.sockets).toHaveLength(1);
