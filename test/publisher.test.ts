@@ -8,7 +8,7 @@
  * refused as a publisher.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./support/node-process.ts";
@@ -58,7 +58,8 @@ async function count(op: OperatorNode, table: string): Promise<number> {
 const dataFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json") || f.endsWith(".json.gz")) : []);
 
 beforeAll(async () => {
-  const ops = await Promise.all(["a", "b"].map((n) => OperatorNode.start({ engine: "sqlite", dir: join(work, n), dbms: "pub" })));
+  // (A takes messages of 1 MB at most: a file over it is refused by the connection)
+  const ops = await Promise.all(["a", "b"].map((n) => OperatorNode.start({ engine: "sqlite", dir: join(work, n), dbms: "pub", maxFrame: n === "a" ? "1MB" : undefined })));
   [opA, opB] = [ops[0]!, ops[1]!];
   const [tcp, rest] = (await freePorts(2)) as [number, number];
   mkdirSync(join(work, "pub"), { recursive: true });
@@ -162,6 +163,21 @@ describe("publisher", () => {
       const names = existsSync(pubErr) ? readdirSync(pubErr) : [];
       return names.some((f) => f.startsWith("pub.ta.") && f.endsWith(".json")) && names.some((f) => f.endsWith(".err.txt"));
     }, 10_000);
+  });
+
+  test("a file over the operator's message limit goes to the error directory, saying so, and the table's next files go through", async () => {
+    const random = () => crypto.getRandomValues(new Uint8Array(48)).toBase64();
+    const n = seq + 1;
+    const rows = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ device: `big${n}`, value: i, ts: new Date(Date.UTC(2026, 1, 1) + i).toISOString(), note: random() }));
+    drop("ta", 0, rows.join("\n"));
+    await waitFor("the big file is in the error directory with its reason", () => {
+      const names = existsSync(pubErr) ? readdirSync(pubErr) : [];
+      const reason = names.find((f) => f.startsWith(`pub.ta.test.${n}.`) && f.endsWith(".err.txt"));
+      return reason !== undefined && /over this node's limit of 1048576 bytes/.test(readFileSync(join(pubErr, reason), "utf8"));
+    }, 20_000);
+    const before = await count(opA, "ta");
+    drop("ta", 3);
+    await waitFor("the next file of the table is stored", async () => (await count(opA, "ta")) === before + 3, 20_000);
   });
 
   test("a node that runs an operator is refused as a publisher", async () => {

@@ -15,7 +15,9 @@ const MAGIC0 = 0x41; // 'A'
 const MAGIC1 = 0x4c; // 'L'
 /** The bytes every peer frame begins with ("AL"): a connection that begins otherwise speaks another protocol. */
 export const PEER_MAGIC = [MAGIC0, MAGIC1] as const;
-const PREFIX = 12;
+/** Bytes of a frame before its header. */
+export const FRAME_PREFIX = 12;
+const PREFIX = FRAME_PREFIX;
 export const MAX_HEADER = 16 * 1024 * 1024;
 export const MAX_BODY = 256 * 1024 * 1024;
 
@@ -45,6 +47,8 @@ export function encodeFrame(frame: Frame): Buffer {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private length = 0;
+  /** The size (header and body) of the message refused for being too large, after that error. */
+  oversize?: number;
 
   /** `maxFrame`: the largest frame (header and body) taken; a bigger one is refused by its prefix, before its bytes are kept. */
   constructor(private readonly maxFrame = MAX_HEADER + MAX_BODY) {}
@@ -66,9 +70,11 @@ export class FrameDecoder {
       if (b[2] !== WIRE_VERSION) return fail("syntax", `peer speaks wire version ${b[2]}, this node speaks ${WIRE_VERSION}`);
       const headerLength = b.readUInt32BE(4);
       const bodyLength = b.readUInt32BE(8);
-      if (headerLength > MAX_HEADER) return fail("syntax", `peer message header of ${headerLength} bytes is over the limit`);
-      if (bodyLength > MAX_BODY) return fail("syntax", `peer message body of ${bodyLength} bytes is over the limit`);
-      if (headerLength + bodyLength > this.maxFrame) return fail("syntax", `peer message of ${headerLength + bodyLength} bytes is over this node's limit of ${this.maxFrame} bytes`);
+      const limit = headerLength > MAX_HEADER ? `a header of at most ${MAX_HEADER} bytes` : bodyLength > MAX_BODY ? `a body of at most ${MAX_BODY} bytes` : headerLength + bodyLength > this.maxFrame ? `this node's limit of ${this.maxFrame} bytes` : undefined;
+      if (limit !== undefined) {
+        this.oversize = headerLength + bodyLength;
+        return fail("too_large", `a peer message of ${headerLength + bodyLength} bytes is over ${limit}`);
+      }
       const total = PREFIX + headerLength + bodyLength;
       if (this.length < total) break;
       const whole = this.take(total);

@@ -45,6 +45,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unavailable: 503,
   peer_failed: 502,
   timeout: 504,
+  too_large: 413,
   io: 500,
   internal: 500,
 };

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type Server, type Socket, createServer } from "node:net";
 import { FrameDecoder, type Frame, encodeFrame, MAX_HEADER } from "./frames.ts";
 import { TcpTransport, splitAddress } from "./tcp-transport.ts";
-import type { PeerListener, PeerReply, RequestHandler } from "./transport.ts";
+import type { PeerLimits, PeerListener, PeerReply, RequestHandler } from "./transport.ts";
 
 // bun's default is 5 s per test and hook (bunfig.toml's [test] timeout is not read by bun 1.3):
 // these bound waits for real processes and sockets; none of them measures speed
@@ -20,9 +20,9 @@ afterEach(async () => {
 });
 
 /** A transport listening on 127.0.0.1:0 with `handler`; closed after the test. */
-async function serve(handler: RequestHandler): Promise<{ server: TcpTransport; listener: PeerListener; address: string }> {
+async function serve(handler: RequestHandler, limits?: Partial<PeerLimits>): Promise<{ server: TcpTransport; listener: PeerListener; address: string }> {
   const server = new TcpTransport();
-  const listening = await server.listen("127.0.0.1", 0, handler);
+  const listening = await server.listen("127.0.0.1", 0, handler, limits);
   if (!listening.ok) throw new Error(listening.error.message);
   cleanups.push(() => listening.value.close());
   return { server, listener: listening.value, address: `127.0.0.1:${listening.value.address.port}` };
@@ -446,7 +446,7 @@ describe("FrameDecoder", () => {
       }).not.toThrow();
       expect(r?.ok).toBe(false);
       if (r && !r.ok) {
-        expect(r.error.code).toBe("syntax");
+        expect(r.error.code).toBe(name.includes("over the limit") ? "too_large" : "syntax");
         expect(r.error.message.length).toBeGreaterThan(0);
       }
     });
@@ -483,3 +483,19 @@ describe("FrameDecoder", () => {
 
 // keep the reply type in use for the type checker (handlers above return it)
 export type { PeerReply };
+
+describe("a message over the receiver's limit", () => {
+  test("is refused as too_large naming its size, so the sender does not send it again; the next request is served", async () => {
+    const { address } = await serve(async (req) => ({ ok: true, reply: { got: req.body?.length ?? 0 } }), { maxFrame: 1024 * 1024 });
+    const t = client();
+    const big = await t.request(address, { command: "file store where name = big.json", body: new Uint8Array(2 * 1024 * 1024) }, 10_000);
+    expect(big.ok).toBe(false);
+    if (!big.ok) {
+      expect(big.error.code).toBe("too_large");
+      expect(big.error.message).toContain("file store where name = big.json");
+      expect(big.error.message).toContain("limit of 1048576 bytes");
+    }
+    const small = await t.request(address, { command: "small", body: new Uint8Array(10) }, 10_000);
+    expect(small.ok && small.value.ok && small.value.reply).toEqual({ got: 10 });
+  });
+});

@@ -11,7 +11,7 @@ import type { Reply } from "../commands/spec.ts";
 import { logger } from "../util/log.ts";
 import { movedBytes } from "../util/garbage.ts";
 import { type ErrorCode, type Result, fail, ok } from "../util/result.ts";
-import { type Frame, FrameDecoder, PEER_MAGIC, encodeFrame } from "./frames.ts";
+import { FRAME_PREFIX, type Frame, FrameDecoder, PEER_MAGIC, encodeFrame } from "./frames.ts";
 import { DEFAULT_PEER_LIMITS, type PagedRows, type PeerLimits, type PeerListener, type PeerPage, type PeerReply, type PeerRequest, type PeerTransport, type RequestHandler, type RequestOptions } from "./transport.ts";
 
 const log = logger("TCP");
@@ -22,6 +22,9 @@ interface Pending {
   onPage?: (page: PeerPage) => void;
   /** The columns of a paged reply (its first page names them). */
   columns?: string[];
+  /** The size of the request's message (header and body): a peer that refuses it as too large names that size. */
+  size: number;
+  command: string;
 }
 
 /** A paged reply waits while more than this is queued for the peer. */
@@ -205,6 +208,8 @@ class PeerConnection {
       const cancelled = () => giveUp(`'${request.command}' on ${this.peer} was cancelled`);
       const timer = setTimeout(() => giveUp(`${this.peer} did not answer '${request.command}' within ${statedMs / 1000} s`), timeoutMs);
       signal?.addEventListener("abort", cancelled, { once: true });
+      const header = { id, type: "request", command: request.command, from: request.from, ...(request.auth ? { auth: request.auth } : {}), ...(onPage ? { pages: true } : {}) };
+      const frame = encodeFrame({ header, body: request.body });
       this.pending.set(id, {
         resolve: (r) => {
           signal?.removeEventListener("abort", cancelled);
@@ -212,13 +217,15 @@ class PeerConnection {
         },
         timer,
         onPage,
+        size: frame.length - FRAME_PREFIX,
+        command: request.command,
       });
-      const header = { id, type: "request", command: request.command, from: request.from, ...(request.auth ? { auth: request.auth } : {}), ...(onPage ? { pages: true } : {}) };
-      this.out.write(encodeFrame({ header, body: request.body }));
+      this.out.write(frame);
     });
   }
 
   settle(frame: Frame): void {
+    if (frame.header.type === "too_large") return this.refusedAsTooLarge(frame);
     const id = frame.header.id;
     const p = typeof id === "number" ? this.pending.get(id) : undefined;
     if (!p) return; // a reply after its timeout
@@ -231,6 +238,18 @@ class PeerConnection {
     this.pending.delete(id as number);
     clearTimeout(p.timer);
     p.resolve(ok(toReply(frame)));
+  }
+
+  /** The peer refused a message by its size before closing: that request fails for good, the others as the connection closes. */
+  private refusedAsTooLarge(frame: Frame): void {
+    this.closed = true; // the peer closes it: the next request opens another
+    for (const [id, p] of this.pending) {
+      if (p.size !== frame.header.size) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.resolve(fail("too_large", `${this.peer} refused '${p.command}': ${String(frame.header.message ?? "the message is too large")}`));
+      return;
+    }
   }
 
   failAll(code: ErrorCode, message: string): void {
@@ -339,6 +358,8 @@ export class TcpTransport implements PeerTransport {
       spoke: boolean;
       /** Counted in its address's connections. */
       counted: boolean;
+      /** A message was refused as too large: what else comes is not read. */
+      refused?: boolean;
     }
     const sockets = new Set<Socket<ServerSide>>();
     const perAddress = new Map<string, number>();
@@ -408,6 +429,7 @@ export class TcpTransport implements PeerTransport {
             if (!socket.data.spoke) refuse(socket, `a connection sent no whole message within ${limits.firstMessageSeconds} s`);
           },
           data(socket, chunk) {
+            if (socket.data.refused) return;
             if (socket.data.bridge) {
               socket.data.bridge.push(Buffer.from(chunk));
               return;
@@ -429,7 +451,15 @@ export class TcpTransport implements PeerTransport {
             const frames = socket.data.decoder.push(chunk);
             pending += socket.data.decoder.pending - before;
             if (!frames.ok) {
-              refuse(socket, frames.error.message);
+              const size = socket.data.decoder.oversize;
+              if (size === undefined) return refuse(socket, frames.error.message);
+              // the sender is told which of its messages was too large (by its size), so it does not send it
+              // again; the rest of it is not read
+              log.warn(`refused a message from ${socket.data.remote}: ${frames.error.message}`);
+              socket.data.refused = true;
+              socket.data.out.write(encodeFrame({ header: { type: "too_large", size, message: frames.error.message } }));
+              socket.data.out.end();
+              setTimeout(() => socket.terminate(), 1000).unref();
               return;
             }
             if (pending > limits.maxPending) {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "unavailable" // the process needed for this is not running on this node
   | "peer_failed" // a peer did not answer, refused, or replied with an error
   | "timeout" // no answer within the allowed time
+  | "too_large" // a message or file over a size limit of the node that received it
   | "io" // a file or socket operation failed
   | "internal"; // a defect in the node: logged with its stack, reported without it
 

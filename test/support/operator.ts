@@ -181,6 +181,8 @@ export interface OperatorNodeOptions {
   before?: string[];
   /** Environment of the node's process, besides the test's own. */
   env?: Record<string, string>;
+  /** The largest message the TCP server takes (`run tcp server ... max_frame`), e.g. "1MB". */
+  maxFrame?: string;
   /** Seconds the REST server gives a command (`run rest server ... timeout`; 60 by default). */
   restTimeout?: number;
 }
@@ -222,7 +224,7 @@ export class OperatorNode implements DataSource {
     mkdirSync(options.dir, { recursive: true });
     const { engine, pg, dbms } = options;
     const lines = [
-      "run tcp server where external_ip = 127.0.0.1 and external_port = !anylog_server_port and bind = true",
+      `run tcp server where external_ip = 127.0.0.1 and external_port = !anylog_server_port and bind = true${options.maxFrame ? ` and max_frame = ${options.maxFrame}` : ""}`,
       `run rest server where external_ip = 127.0.0.1 and external_port = !anylog_rest_port and bind = true and timeout = ${options.restTimeout ?? 60}`,
       connectLine(engine, "almgm", pg),
       "create table tsd_info where dbms = almgm",
