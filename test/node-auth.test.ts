@@ -231,6 +231,11 @@ describe("node authentication", () => {
     expect(locked.text).toContain("locked");
     const on = await r.rest("set node authentication on", true);
     expect(on.status).toBe(409);
+    // users and nodes together: refused while there is no admin, and then neither is on
+    const both = await r.rest("set authentication on", true);
+    expect(both.status).toBe(409);
+    expect(both.text).toContain("no admin user");
+    expect(JSON.parse(await ok(r, "get authentication"))).toMatchObject({ "user authentication": "off", "node authentication": "off", "node key state": "locked" });
     expect(await ok(r, "set private password = r-secret", true)).toContain("open");
     expect(await ok(r, 'id sign {"cluster": {"name": "x"}}')).toContain('"signature"');
     const logged = nodes.r.stderr + nodes.m.stderr + nodes.a.stderr;

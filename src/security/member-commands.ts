@@ -195,10 +195,14 @@ addCommands(
       const on = onOff(args.str("state"));
       if (!on.ok) return on;
       const users = usersOf(ctx.node);
-      if (on.value && !users.hasAdmin()) return fail("conflict", "no admin user yet: 'id add user where name = ... and password = ... and type = admin' first, or nobody could turn it off");
+      const before = users.enabled;
+      const user = users.enable(on.value);
+      if (!user.ok) return user;
       const node = setNodeAuthentication(ctx, on.value);
-      if (!node.ok) return node;
-      users.enabled = on.value;
+      if (!node.ok) {
+        users.enabled = before; // both or neither
+        return node;
+      }
       return ok(`User authentication ${on.value ? "on" : "off"}; ${node.value}`);
     },
   }),

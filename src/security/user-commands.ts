@@ -21,10 +21,8 @@ addCommands(
     handler(ctx, args) {
       const state = (args.str("state") ?? "").toLowerCase();
       if (state !== "on" && state !== "off") return fail("bad_value", `'${state}' is not on or off`);
-      const users = usersOf(ctx.node);
-      if (state === "on" && !users.hasAdmin()) return fail("conflict", "no admin user yet: 'id add user where name = ... and password = ... and type = admin' first, or nobody could turn it off");
-      users.enabled = state === "on";
-      return ok(`User authentication ${state}`);
+      const enabled = usersOf(ctx.node).enable(state === "on");
+      return enabled.ok ? ok(`User authentication ${state}`) : enabled;
     },
   }),
   command({

@@ -98,6 +98,13 @@ export class Users {
     return [...this.users.values()].some((u) => u.type === "admin" && !expired(u));
   }
 
+  /** Turns authentication on (refused until an admin exists, who could turn it off again) or off. */
+  enable(on: boolean): Result<void> {
+    if (on && !this.hasAdmin()) return fail("conflict", "no admin user yet: 'id add user where name = ... and password = ... and type = admin' first, or nobody could turn it off");
+    this.enabled = on;
+    return ok(undefined);
+  }
+
   async add(name: string, password: string, type: UserType, expiresInMs?: number): Promise<Result<void>> {
     this.load();
     if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) return fail("bad_value", `'${name}' is not a user name (letters, digits, _ . @ -; up to 64)`);
