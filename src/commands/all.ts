@@ -19,3 +19,4 @@ import "../ha/commands.ts";
 import "../blobs/commands.ts";
 import "../security/commands.ts";
 import "../security/user-commands.ts";
+import "../monitoring/commands.ts";
