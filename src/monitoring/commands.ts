@@ -8,7 +8,7 @@
  * and the aggregator's `monitor <topic> where info = {...}`, `get monitored [topic]`, `reset
  * monitored <topic>`. Each answers `where format = json`. Figures come from monitoring/system.
  */
-import type { Args, CommandSpec, OptionTable } from "../commands/spec.ts";
+import type { Args, CommandSpec, OptionTable, Reply } from "../commands/spec.ts";
 import { command } from "../commands/spec.ts";
 import { addCommands } from "../commands/table.ts";
 import type { CommandContext } from "../commands/context.ts";
@@ -36,6 +36,31 @@ function formatOf(args: Args, fallback: Format = "table"): Result<Format> {
 /** A key / value table for the text reply. */
 const propertyTable = (values: Record<string, unknown>): string => textTable(["Property", "Value"], Object.entries(values).map(([k, v]) => [k, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]));
 
+/** What a read command found: its data (the JSON reply) and how it reads as text (a key / value table unless given). */
+interface Found {
+  data: Reply;
+  text?: () => string;
+}
+
+/** A read command that answers `where format = json` with its data and text otherwise: the format is checked once, here. */
+function report(spec: Omit<CommandSpec, "method" | "handler"> & { defaultFormat?: Format; find(ctx: CommandContext, args: Args): Promise<Result<Found>> | Result<Found> }): CommandSpec {
+  const { find, defaultFormat, ...rest } = spec;
+  return command({
+    ...rest,
+    method: "GET",
+    options: { ...formatOption, ...(spec.options ?? {}) },
+    async handler(ctx, args) {
+      const format = formatOf(args, defaultFormat);
+      if (!format.ok) return format;
+      const found = await find(ctx, args);
+      if (!found.ok) return found;
+      const { data, text } = found.value;
+      if (format.value === "json") return ok(data);
+      return ok(text ? text() : typeof data === "object" && data !== null ? propertyTable(data as Record<string, unknown>) : String(data));
+    },
+  });
+}
+
 const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024).toLocaleString("en-US")} MB`;
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, as AnyLog shows times. */
@@ -51,7 +76,7 @@ const hms = (seconds: number): string => {
 const DISK_VIEWS = ["usage", "free", "used", "total", "percentage"] as const;
 
 function diskCommand(view: (typeof DISK_VIEWS)[number]): CommandSpec {
-  return command({
+  return report({
     words: ["get", "disk", view],
     summary:
       view === "usage"
@@ -59,13 +84,9 @@ function diskCommand(view: (typeof DISK_VIEWS)[number]): CommandSpec {
         : view === "percentage"
           ? "The percent of the disk holding a path that is free"
           : `The ${view} bytes of the disk holding a path`,
-    method: "GET",
     positional: [{ name: "path", type: "str", help: "a file or directory on the disk (e.g. . or !anylog_path)" }],
-    options: formatOption,
     examples: [`get disk ${view} .`, `get disk ${view} !anylog_path where format = json`],
-    handler(ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find(ctx, args) {
       const path = args.str("path", "").trim();
       if (path === "") return fail("bad_option", `get disk ${view}: give a path (get disk ${view} .)`);
       const d = diskUsage(path);
@@ -73,12 +94,12 @@ function diskCommand(view: (typeof DISK_VIEWS)[number]): CommandSpec {
       const { total, used, free } = d.value;
       if (view === "usage") {
         const usage = { node: ctx.node.dictionary.lookup("ip") ?? "", path: d.value.path, total, used, free };
-        return ok(format.value === "json" ? usage : textTable(["Path", "Total", "Used", "Free", "Used %"], [[d.value.path, total.toLocaleString("en-US"), used.toLocaleString("en-US"), free.toLocaleString("en-US"), d.value.percent]]));
+        const n = (x: number) => x.toLocaleString("en-US");
+        return ok({ data: usage, text: () => textTable(["Path", "Total", "Used", "Free", "Used %"], [[d.value.path, n(total), n(used), n(free), d.value.percent]]) });
       }
       // AnyLog's percentage is the free part (its node_insight's "Free Space Percent")
       const value = view === "percentage" ? (total > 0 ? Math.round((free / total) * 10000) / 100 : 0) : d.value[view];
-      if (format.value === "json") return ok({ [view]: value });
-      return ok(view === "percentage" ? value.toFixed(2) : String(value));
+      return ok({ data: { [view]: value }, text: () => (view === "percentage" ? value.toFixed(2) : String(value)) });
     },
   });
 }
@@ -116,15 +137,11 @@ function monitorTable(nodes: MonitoredNode[]): string {
 }
 
 addCommands(
-  command({
+  report({
     words: ["get", "cpu", "usage"],
     summary: "How busy each CPU is (percent) since the last call, and their average",
-    method: "GET",
-    options: formatOption,
     examples: ["get cpu usage", "get cpu usage where format = json"],
-    async handler(_ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    async find() {
       const p = await cpuPercents();
       if (!p.ok) return p;
       const usage: Record<string, number> = {};
@@ -133,52 +150,39 @@ addCommands(
       });
       const values = Object.values(usage);
       usage.Average = values.length > 0 ? Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 100) / 100 : p.value.total;
-      return ok(format.value === "json" ? usage : textTable(Object.keys(usage), [Object.values(usage)]));
+      return ok({ data: usage, text: () => textTable(Object.keys(usage), [Object.values(usage)]) });
     },
   }),
-  command({
+  report({
     words: ["get", "cpu", "info"],
     summary: "The machine's physical and logical CPU cores and the processor",
-    method: "GET",
-    options: formatOption,
-    handler(_ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find() {
       const c = cpuCounts();
-      const info = { "Physical Cores": c.physical, "Logical Cores": c.logical, Processor: platformInfo().processor };
-      return ok(format.value === "json" ? info : propertyTable(info));
+      return ok({ data: { "Physical Cores": c.physical, "Logical Cores": c.logical, Processor: platformInfo().processor } });
     },
   }),
-  command({
+  report({
     words: ["get", "memory", "info"],
     summary: "The machine's memory: total, available, used and free (bytes in JSON, MB in text)",
-    method: "GET",
-    options: formatOption,
     examples: ["get memory info", "get memory info where format = json"],
-    handler(_ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find() {
       const m = memory();
       if (!m.ok) return m;
       const { total, available, used, free, percent } = m.value;
-      if (format.value === "json") return ok({ total, available, used, free, percent });
-      return ok(propertyTable({ Total: megabytes(total), Available: megabytes(available), Used: megabytes(used), Free: megabytes(free), "Used %": percent }));
+      const text = () => propertyTable({ Total: megabytes(total), Available: megabytes(available), Used: megabytes(used), Free: megabytes(free), "Used %": percent });
+      return ok({ data: { total, available, used, free, percent }, text });
     },
   }),
   ...DISK_VIEWS.map(diskCommand),
-  command({
+  report({
     words: ["get", "node", "info"],
     summary: "A psutil figure of the machine: cpu_percent, cpu_times, cpu_times_percent, getloadavg, swap_memory, virtual_memory, disk_io_counters, net_io_counters (one attribute with a second word); all of them without one",
-    method: "GET",
     positional: [
       { name: "function", type: "str", help: "cpu_percent, cpu_times, cpu_times_percent, getloadavg, swap_memory, virtual_memory, disk_io_counters, net_io_counters", optional: true },
       { name: "attribute", type: "str", help: "one attribute of it (net_io_counters bytes_recv)", optional: true },
     ],
-    options: formatOption,
     examples: ["get node info cpu_percent", "get node info net_io_counters bytes_recv", "get node info where format = json"],
-    async handler(_ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    async find(_ctx, args) {
       const name = args.str("function")?.toLowerCase();
       const attribute = args.str("attribute");
       const functions = nodeFunctions();
@@ -188,7 +192,7 @@ addCommands(
           const r = await read();
           all[fn] = r.ok ? r.value : { error: r.error.message };
         }
-        return ok(format.value === "json" ? all : propertyTable(all));
+        return ok({ data: all });
       }
       const read = functions[name];
       if (!read) return fail("bad_value", `get node info: '${name}' is not one of ${Object.keys(functions).join(", ")}`);
@@ -202,47 +206,37 @@ addCommands(
         }
         value = (value as Record<string, unknown>)[attribute];
       }
-      if (format.value === "json") return ok(typeof value === "object" && value !== null ? value : { [attribute ?? name]: value });
-      if (typeof value !== "object" || value === null) return ok(String(value));
-      // as psutil prints its named tuples: scputimes(user=..., ...)
-      const items = Array.isArray(value) ? value.map(String) : Object.entries(value).map(([k, v]) => `${k}=${String(v)}`);
-      return ok(Array.isArray(value) ? `(${items.join(", ")})` : `${name}(${items.join(", ")})`);
+      const shown = value;
+      const data = typeof shown === "object" && shown !== null ? shown : { [attribute ?? name]: shown };
+      // as psutil prints a number, a tuple, a named tuple: cpu_times(user=..., ...)
+      const text = () => {
+        if (typeof shown !== "object" || shown === null) return String(shown);
+        if (Array.isArray(shown)) return `(${shown.map(String).join(", ")})`;
+        return `${name}(${Object.entries(shown).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`;
+      };
+      return ok({ data, text });
     },
   }),
-  command({
+  report({
     words: ["get", "node", "insight"],
     summary: "The node's insight for monitoring: CPU, memory, free disk, network, rows, queries, errors (AnyLog's node_insight)",
-    method: "GET",
-    options: formatOption,
     examples: ["node_insight = get node insight where format = json", "run client (!query_node) monitor operators where info = !node_insight"],
-    async handler(ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
-      const insight = await nodeInsight(ctx.node);
-      return ok(format.value === "json" ? insight : propertyTable(insight));
+    async find(ctx) {
+      return ok({ data: await nodeInsight(ctx.node) });
     },
   }),
-  command({
+  report({
     words: ["get", "platform", "info"],
     summary: "The operating system, its release and version, the host name, the machine and the processor",
-    method: "GET",
-    options: formatOption,
-    handler(_ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find() {
       const p = platformInfo();
-      const info = { System: p.system, Release: p.release, Version: p.version, Node: p.node, Machine: p.machine, Processor: p.processor };
-      return ok(format.value === "json" ? info : propertyTable(info));
+      return ok({ data: { System: p.system, Release: p.release, Version: p.version, Node: p.node, Machine: p.machine, Processor: p.processor } });
     },
   }),
-  command({
+  report({
     words: ["get", "rest", "calls"],
     summary: "What the REST server served, per caller (User-Agent) and method: requests, errors, last error, first and last call",
-    method: "GET",
-    options: formatOption,
-    handler(ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find(ctx) {
       const calls = ctx.node.metrics.restCalls().map((s) => ({
         Caller: s.caller,
         Call: s.method,
@@ -253,19 +247,14 @@ addCommands(
         "Last Call": timeText(s.lastCall),
         "Last Caller": s.lastClient,
       }));
-      if (format.value === "json") return ok(calls);
       const headers = ["Caller", "Call", "Processed", "Errors", "Last Error", "First Call", "Last Call", "Last Caller"];
-      return ok(`Statistics for REST calls\n${textTable(headers, calls.map((c) => Object.values(c)))}`);
+      return ok({ data: calls, text: () => `Statistics for REST calls\n${textTable(headers, calls.map((c) => Object.values(c)))}` });
     },
   }),
-  command({
+  report({
     words: ["get", "connections"],
     summary: "The addresses the node serves on: TCP (peers), REST (applications), Messaging (its broker)",
-    method: "GET",
-    options: formatOption,
-    handler(ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find(ctx) {
       const connections: Record<string, { external: string; local: string; bind: string }> = {};
       for (const [type, name] of [["TCP", "TCP"], ["REST", "REST"], ["Messaging", "Message Broker"]] as const) {
         const proc = ctx.node.processes.get(name);
@@ -277,20 +266,16 @@ addCommands(
         // the socket's address: the one IP with bind = true, else 0.0.0.0 (every address)
         connections[type] = { external: external ?? "Not declared", local: local ?? "Not declared", bind: listening ?? "Not declared" };
       }
-      if (format.value === "json") return ok(connections);
-      return ok(textTable(["Type", "External Address", "Internal Address", "Bind Address"], Object.entries(connections).map(([t, c]) => [t, c.external, c.local, c.bind])));
+      const text = () => textTable(["Type", "External Address", "Internal Address", "Bind Address"], Object.entries(connections).map(([t, c]) => [t, c.external, c.local, c.bind]));
+      return ok({ data: connections, text });
     },
   }),
-  command({
+  report({
     words: ["get", "error", "log"],
     summary: "The last commands that ended in an error, newest first",
-    method: "GET",
-    options: formatOption,
-    handler(ctx, args) {
-      const format = formatOf(args);
-      if (!format.ok) return format;
+    find(ctx) {
       const errors = ctx.node.metrics.recentErrors().map((e) => ({ Time: timeText(e.at), Command: e.command, Error: e.message }));
-      return ok(format.value === "json" ? errors : textTable(["Time", "Command", "Error"], errors.map((e) => [e.Time, e.Command, e.Error])));
+      return ok({ data: errors, text: () => textTable(["Time", "Command", "Error"], errors.map((e) => [e.Time, e.Command, e.Error])) });
     },
   }),
   command({
@@ -319,26 +304,22 @@ addCommands(
       return r.ok ? ok(undefined) : fail("conflict", `monitor: ${r.why}`);
     },
   }),
-  command({
+  report({
     words: ["get", "monitored"],
     summary: `The monitored topics; with a topic, each node's latest figures, when it last reported, and whether it still does (silent for two intervals: not reporting; until it reported twice, the interval is ${DEFAULT_INTERVAL_SECONDS} s)`,
-    method: "GET",
     positional: [{ name: "topic", type: "str", help: "the topic (operators, nodes, ...)", optional: true }],
-    options: formatOption,
+    defaultFormat: "json",
     examples: ["get monitored", "get monitored operators", "get monitored operators where format = table"],
-    handler(ctx, args) {
-      const format = formatOf(args, "json");
-      if (!format.ok) return format;
+    find(ctx, args) {
       const m = monitored(ctx.node);
       const topic = args.str("topic");
-      if (topic === undefined) return ok(format.value === "json" ? m.topicNames() : m.topicNames().join("\n"));
+      if (topic === undefined) return ok({ data: m.topicNames(), text: () => m.topicNames().join("\n") });
       const nodes = m.view(topic);
       if (!nodes) {
         const known = m.topicNames();
         return fail("not_found", `topic '${topic}' is not monitored${known.length > 0 ? ` (monitored: ${known.join(", ")})` : ": no node has reported with 'monitor <topic> where info = ...'"}`);
       }
-      if (format.value === "table") return ok(monitorTable(nodes));
-      return ok(Object.fromEntries(nodes.map((n) => [n.id, monitoredEntry(n)])));
+      return ok({ data: Object.fromEntries(nodes.map((n) => [n.id, monitoredEntry(n)])), text: () => monitorTable(nodes) });
     },
   }),
   command({

@@ -19,6 +19,9 @@ const gauge = (name: string, help: string, samples: Sample[]): MetricFamily => (
 const counter = (name: string, help: string, samples: Sample[]): MetricFamily => ({ name, help, type: "counter", samples });
 const one = (value: number): Sample[] => [{ value }];
 
+/** One sample per device, labelled with its name. */
+const perDevice = <C>(devices: Map<string, C>, pick: (c: C) => number): Sample[] => [...devices].map(([device, c]) => ({ labels: { device }, value: pick(c) }));
+
 /** /proc/meminfo fields exported as node_exporter does: node_memory_<field>_bytes. */
 const MEMINFO_FIELDS = ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree", "Shmem"];
 
@@ -53,7 +56,7 @@ function machineFamilies(node: Node): MetricFamily[] {
   }
   const net = netCounters();
   if (net.ok) {
-    const per = (pick: (c: NetCounters) => number) => [...net.value.perDevice].map(([device, c]) => ({ labels: { device }, value: pick(c) }));
+    const per = (pick: (c: NetCounters) => number) => perDevice(net.value.perDevice, pick);
     families.push(counter("node_network_receive_bytes_total", "Network device statistic receive_bytes.", per((c) => c.bytes_recv)));
     families.push(counter("node_network_transmit_bytes_total", "Network device statistic transmit_bytes.", per((c) => c.bytes_sent)));
     families.push(counter("node_network_receive_packets_total", "Network device statistic receive_packets.", per((c) => c.packets_recv)));
@@ -63,7 +66,7 @@ function machineFamilies(node: Node): MetricFamily[] {
   }
   const disks = diskCounters();
   if (disks.ok) {
-    const per = (pick: (c: DiskCounters) => number) => [...disks.value.perDevice].map(([device, c]) => ({ labels: { device }, value: pick(c) }));
+    const per = (pick: (c: DiskCounters) => number) => perDevice(disks.value.perDevice, pick);
     families.push(counter("node_disk_reads_completed_total", "The total number of reads completed successfully.", per((c) => c.read_count)));
     families.push(counter("node_disk_writes_completed_total", "The total number of writes completed successfully.", per((c) => c.write_count)));
     families.push(counter("node_disk_read_bytes_total", "The total number of bytes read successfully.", per((c) => c.read_bytes)));

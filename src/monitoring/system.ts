@@ -183,6 +183,13 @@ export function loadAverage(): Result<[number, number, number]> {
   return ok([a ?? 0, b ?? 0, c ?? 0]);
 }
 
+/** The counters of every device added up, key by key (the machine's total, as psutil gives it). */
+function sumCounters<K extends string>(perDevice: Map<string, Record<K, number>>, keys: readonly K[]): Record<K, number> {
+  const total = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+  for (const c of perDevice.values()) for (const k of keys) total[k] += c[k];
+  return total;
+}
+
 /** Counters of one network interface (psutil's `net_io_counters` names). */
 export interface NetCounters {
   bytes_sent: number;
@@ -217,9 +224,7 @@ export function netCounters(): Result<{ total: NetCounters; perDevice: Map<strin
       dropout: n[11] ?? 0,
     });
   }
-  const total = Object.fromEntries(NET_KEYS.map((k) => [k, 0])) as unknown as NetCounters;
-  for (const c of perDevice.values()) for (const k of NET_KEYS) total[k] += c[k];
-  return ok({ total, perDevice });
+  return ok({ total: sumCounters(perDevice, NET_KEYS), perDevice });
 }
 
 /** Counters of one block device (psutil's `disk_io_counters` names; times in ms). */
@@ -253,9 +258,7 @@ export function diskCounters(): Result<{ total: DiskCounters; perDevice: Map<str
     const n = f.map(Number);
     perDevice.set(name, { read_count: n[3]!, read_bytes: n[5]! * SECTOR, read_time: n[6]!, write_count: n[7]!, write_bytes: n[9]! * SECTOR, write_time: n[10]! });
   }
-  const total = Object.fromEntries(DISK_KEYS.map((k) => [k, 0])) as unknown as DiskCounters;
-  for (const c of perDevice.values()) for (const k of DISK_KEYS) total[k] += c[k];
-  return ok({ total, perDevice });
+  return ok({ total: sumCounters(perDevice, DISK_KEYS), perDevice });
 }
 
 /** The space of the file system holding a path, in bytes, as `df` counts it (psutil's `disk_usage`). */
