@@ -72,6 +72,9 @@ const hms = (seconds: number): string => {
   return `${String(Math.floor(s / 3600)).padStart(2, "0")}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 };
 
+/** The largest `info` a node may report: what an aggregator holds stays bounded (topics and nodes are, in monitored.ts). */
+const MAX_INFO_BYTES = 64 * 1024;
+
 /** The five `get disk ...` commands: one declaration each, from this list. */
 const DISK_VIEWS = ["usage", "free", "used", "total", "percentage"] as const;
 
@@ -298,6 +301,7 @@ addCommands(
       if (topic === "") return fail("bad_option", "monitor: name the topic (monitor operators where info = {...})");
       const info = args.json("info");
       if (typeof info !== "object" || info === null || Array.isArray(info)) return fail("bad_value", "monitor: info must be a JSON object of figures ({\"CPU Percent\": 3.5, ...})");
+      if (JSON.stringify(info).length > MAX_INFO_BYTES) return fail("bad_value", `monitor: info is over ${MAX_INFO_BYTES / 1024} KB: send the figures, not data`);
       const who = reporter(ctx, args, info as Record<string, unknown>);
       if (!who.ok) return who;
       const r = monitored(ctx.node).report(topic, who.value, info as Record<string, unknown>);

@@ -4,12 +4,14 @@
  * node's processes, its tables with their row counts, the last errors and, on an aggregator
  * (a query node), the monitored nodes with their figures. One HTML document made on the
  * server, every value escaped, no script (the REST server sends it with a Content-Security-
- * Policy that allows none), refreshed by the browser every 30 seconds.
+ * Policy that allows none), refreshed by the browser every 30 seconds; the row counts are
+ * taken at most every 15 seconds.
  */
 import type { Node } from "../node/node.ts";
 import { rowsCount } from "../query/rows-count.ts";
 import { VERSION } from "../version.ts";
 import { monitored } from "./monitored.ts";
+import { nodeSlot } from "../node/slot.ts";
 
 /** The page loads nothing and runs nothing: inline style only. */
 export const STATUS_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -17,6 +19,20 @@ export const STATUS_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'
 const REFRESH_SECONDS = 30;
 /** Monitored figures shown as columns (the others are in `get monitored <topic>`). */
 const MAX_FIGURE_COLUMNS = 10;
+
+/** Row counts are taken at most this often (a count reads every table; a page left open refreshes). */
+const COUNT_EVERY_MS = 15_000;
+const lastCounts = nodeSlot((): { at: number; counts?: Awaited<ReturnType<typeof rowsCount>> } => ({ at: 0 }));
+
+/** Rows per table of the node's databases, counted again when the last count is older than COUNT_EVERY_MS. */
+async function tableCounts(node: Node): ReturnType<typeof rowsCount> {
+  const kept = lastCounts(node);
+  if (!kept.counts || Date.now() - kept.at > COUNT_EVERY_MS) {
+    kept.counts = await rowsCount(node, { group: "table" });
+    kept.at = Date.now();
+  }
+  return kept.counts;
+}
 
 /** Text made safe for HTML content and attribute values. */
 export function escapeHtml(text: unknown): string {
@@ -55,7 +71,7 @@ export async function statusPage(node: Node): Promise<string> {
 
   const processes = node.processes.entries().map(([def, proc]) => [def.name, proc.status(), proc.status() === "Running" ? proc.details() : ""] as Cell[]);
 
-  const counted = await rowsCount(node, { group: "table" });
+  const counted = await tableCounts(node);
   const tables = counted.ok
     ? table("tables", ["Database", "Table", "Rows"], counted.value.map((t) => [t.dbms, t.table, t.rows]), node.databases.list().length === 0 ? "No database is connected." : "No tables.")
     : `<p id="tables" class="empty">The tables cannot be counted: ${escapeHtml(counted.error.message)}</p>`;
