@@ -12,6 +12,7 @@ import { rowsCount } from "../query/rows-count.ts";
 import { VERSION } from "../version.ts";
 import { monitored } from "./monitored.ts";
 import { nodeSlot } from "../node/slot.ts";
+import { fail } from "../util/result.ts";
 
 /** The page loads nothing and runs nothing: inline style only. */
 export const STATUS_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -22,13 +23,20 @@ const MAX_FIGURE_COLUMNS = 10;
 
 /** Row counts are taken at most this often (a count reads every table; a page left open refreshes). */
 const COUNT_EVERY_MS = 15_000;
+/** How long the page waits for the counts. */
+const COUNT_WITHIN_MS = 5_000;
 const lastCounts = nodeSlot((): { at: number; counts?: Awaited<ReturnType<typeof rowsCount>> } => ({ at: 0 }));
 
 /** Rows per table of the node's databases, counted again when the last count is older than COUNT_EVERY_MS. */
 async function tableCounts(node: Node): ReturnType<typeof rowsCount> {
   const kept = lastCounts(node);
   if (!kept.counts || Date.now() - kept.at > COUNT_EVERY_MS) {
-    kept.counts = await rowsCount(node, { group: "table" });
+    // a database server that is away must not hold the page: past COUNT_WITHIN_MS it says so
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Awaited<ReturnType<typeof rowsCount>>>((resolve) => {
+      timer = setTimeout(() => resolve(fail("timeout", `counting took over ${COUNT_WITHIN_MS / 1000} s (is a database server away?)`)), COUNT_WITHIN_MS);
+    });
+    kept.counts = await Promise.race([rowsCount(node, { group: "table" }), late]).finally(() => clearTimeout(timer));
     kept.at = Date.now();
   }
   return kept.counts;
