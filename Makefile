@@ -9,6 +9,8 @@ DEBS   := postgresql mosquitto mosquitto-clients curl
 # test/systemd.test.ts needs systemd-analyze; on x86_64, test/arm64.test.ts runs the ARM64
 # executable under qemu user mode with Debian's arm64 libc (ARM64_ROOT)
 DEBS   += systemd $(if $(filter x64,$(ARCH)),qemu-user-static)
+# test/monitoring.test.ts loads the status page in headless Chromium
+DEBS   += chromium
 ARM64_ROOT := build/arm64-root
 CROSS  := $(if $(filter x64,$(ARCH)),dist/anylog-linux-arm64 arm64-root)
 

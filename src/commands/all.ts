@@ -15,6 +15,7 @@ import "../query/commands.ts";
 import "../query/network/catalog.ts";
 import "../query/network/query-log.ts";
 import "../ingest/commands.ts";
+import "../monitoring/commands.ts";
 import "../ha/commands.ts";
 import "../blobs/commands.ts";
 import "../security/commands.ts";

@@ -22,6 +22,8 @@ export interface CommandContext {
   out(reply: Reply): void;
   /** The peer a `peer` command came from. */
   peer?: string;
+  /** Who the peer says it is (`node_name@ip`, as the sender declares it; for monitoring and logs, not for trust). */
+  from?: string;
   /**
    * The front end takes a large query answer as it is read (a `StreamedReply`: REST streams
    * it, a peer sends it in pages); without this, answers are held whole, up to `max_volume`.

@@ -6,7 +6,8 @@
  * security/ (Host, Origin, CORS, users), and Grafana's
  * JSON data source (network/grafana). Every error is a JSON `{error, command}` with a 4xx/5xx
  * status; stacks go to the log only. A GET `/` with no command from a client that is not
- * AnyLog's (a data source test, a monitor) answers `{"status": "OK"}`.
+ * AnyLog's (a data source test, a monitor) answers `{"status": "OK"}`; one from a browser
+ * (`Accept: text/html`) gets the status page.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -25,7 +26,8 @@ import { VERSION } from "../version.ts";
 import { restTopics } from "./rest-topics.ts";
 import { grafanaRoutes } from "./grafana.ts";
 import { StreamedReply } from "../query/reply.ts";
-import { userAuthentication } from "../security/rest-auth.ts";
+import { remoteAddress, userAuthentication } from "../security/rest-auth.ts";
+import { STATUS_PAGE_POLICY, statusPage } from "../monitoring/status-page.ts";
 import { type GuardSettings, restGuards } from "../security/rest-guard.ts";
 
 const log = logger("REST");
@@ -194,8 +196,9 @@ export function restApp(node: Node, options: RestOptions): Hono {
   const app = new Hono();
   for (const guard of restGuards(node, options.guard ?? { corsOrigins: [], extraHosts: [] })) app.use("*", guard);
   app.use("*", async (c, next) => {
-    node.metrics.restRequests++;
     await next();
+    // what `get rest calls` and /metrics show: per caller (its User-Agent) and method, with the answer's status
+    node.metrics.restCall((c.req.header("user-agent") ?? "").slice(0, 100) || "(none)", c.req.method, c.res.status, remoteAddress(c));
   });
   app.use("*", userAuthentication(node));
 
@@ -208,10 +211,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     }),
   );
 
-  app.get("/metrics", (c) => {
-    const uptime = (Date.now() - node.startedAt.getTime()) / 1000;
-    return c.text(node.metrics.render(node.processes, uptime), 200, { "content-type": "text/plain; version=0.0.4" });
-  });
+  app.get("/metrics", (c) => c.text(node.metrics.render(node), 200, { "content-type": "text/plain; version=0.0.4" }));
 
   async function runCommand(c: Context, text: string, method: HttpMethod, payload?: Uint8Array): Promise<Response> {
     const command = text.trim();
@@ -225,7 +225,7 @@ export function restApp(node: Node, options: RestOptions): Hono {
     // the destination header (and its subset / timeout headers) is `run client (...)`: one path for REST, scripts and the console
     const stmt = parseStatement(asRunClient(c, command));
     if (!stmt.ok) {
-      node.metrics.errors++;
+      node.metrics.noteError(command, stmt.error.message);
       return errorResponse(c, stmt.error, command);
     }
     const needed = methodOf(stmt.value);
@@ -242,14 +242,18 @@ export function restApp(node: Node, options: RestOptions): Hono {
     const work = waitsOnNetwork(stmt.value) ? run() : options.pool(run);
     const result = await withTimeout(work, options.timeout, command, asked);
     if (!result.ok) {
-      node.metrics.errors++;
+      node.metrics.noteError(command, result.error.message);
       return errorResponse(c, result.error, command);
     }
     return replyResponse(c, result.value);
   }
 
-  app.get("/", (c) => {
+  app.get("/", async (c) => {
     const command = headerText(c, "command");
+    // a browser: the status page (monitoring/status-page), as HTML that runs no script
+    if (command === undefined && /\btext\/html\b/i.test(c.req.header("accept") ?? "")) {
+      return c.html(await statusPage(node), 200, { "content-security-policy": STATUS_PAGE_POLICY, "cache-control": "no-store" });
+    }
     // no command and not an AnyLog client: a data source's connection test (Grafana) or a monitor
     if (command === undefined && !/^anylog/i.test(c.req.header("user-agent") ?? "")) return c.json({ status: "OK", node_name: node.name, version: VERSION });
     return runCommand(c, command ?? "", "GET");

@@ -68,7 +68,7 @@ export class Node {
   async execute(text: string, ctx: CommandContext = this.context("console")): Promise<Result<Reply>> {
     if (this.stopping && ctx.source !== "console") return fail("unavailable", "the node is shutting down");
     const step = await runText(text, ctx);
-    if (!step.result.ok) this.metrics.errors++;
+    if (!step.result.ok) this.metrics.noteError(text, step.result.error.message);
     return step.result;
   }
 

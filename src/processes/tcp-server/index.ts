@@ -44,7 +44,7 @@ export class TcpServer implements NodeProcess {
       if (n < 1) return fail("bad_option", `'${option}' must be 1 or more`);
       limits[key] = n;
     }
-    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body), limits);
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body, request.from), limits);
     if (!listening.ok) return listening;
     this.listener = listening.value;
     this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
@@ -55,11 +55,11 @@ export class TcpServer implements NodeProcess {
    * Runs a peer's command (with the request's body as its `payload`: a publisher's file); a
    * large query answer goes back in pages when the peer takes them (a network query's operator part).
    */
-  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }, payload?: Uint8Array): Promise<PeerReply> {
+  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }, payload?: Uint8Array, from?: string): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
     if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${command}`);
-    const ctx = { ...this.node.context("peer"), peer: remote, stream: asked.takesPages, signal: asked.signal, payload };
+    const ctx = { ...this.node.context("peer"), peer: remote, from, stream: asked.takesPages, signal: asked.signal, payload };
     const result = await queryPool(this.node).run(() => this.node.execute(command, ctx));
     if (!result.ok) return { ok: false, code: result.error.code, message: result.error.message };
     const reply = result.value;
