@@ -58,8 +58,14 @@ export function settingsFrom(args: Args): Result<SmtpSettings> {
 
 /** Whether trying the same mail again later may work: the server is down or said "try later". */
 export function isTransient(e: NodemailerError): boolean {
+  if (tlsRefused(e)) return false; // (nodemailer reports a certificate it cannot trust as a socket error)
   if (typeof e.responseCode === "number") return e.responseCode === 421 || e.responseCode === 503 || (e.responseCode >= 400 && e.responseCode < 500);
   return ["ECONNECTION", "ESOCKET", "ETIMEDOUT", "EDNS"].includes(e.code ?? "");
+}
+
+/** The TLS handshake failed: a certificate that is not trusted, expired or for another name. */
+function tlsRefused(e: NodemailerError): boolean {
+  return e.code === "ETLS" || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(e.originalCode ?? "") || /certificate|self[- ]signed/i.test(e.message ?? "");
 }
 
 /** What went wrong, in words a user can act on. */
@@ -67,7 +73,7 @@ export function describeError(e: NodemailerError, s: Pick<SmtpSettings, "host" |
   const at = `${s.host}:${s.port}`;
   const said = e.response ? `: ${e.response}` : e.message ? `: ${e.message}` : "";
   if (e.code === "EAUTH") return `the SMTP server ${at} refused the login of ${s.email}${said} (check email and password)`;
-  if (e.code === "ETLS" || /certificate|self[- ]signed/i.test(e.message ?? "")) {
+  if (tlsRefused(e)) {
     return `TLS with the SMTP server ${at} failed: ${e.message} (a server with its own CA: add tls_ca = <its CA certificate file>)`;
   }
   if (e.code === "EENVELOPE") return `the SMTP server ${at} refused the envelope${said}`;
@@ -112,7 +118,7 @@ export class SmtpClient implements NodeProcess {
       secure: s.ssl,
       auth: { user: s.email, pass: s.password },
       ...TIMEOUTS,
-      tls: { servername: s.host, ...(ca ? { ca } : {}) },
+      ...(ca ? { tls: { ca } } : {}),
     });
     this.state = "not checked";
     this.lastError = this.lastErrorAt = this.lastSent = undefined;

@@ -60,11 +60,11 @@ addCommands(
     waitsOnNetwork: true,
     summary: "Sends an e-mail through the SMTP client; each message = ... is a line",
     method: "POST",
-    positional: [{ name: "address", type: "str", help: "the receiver's address (several: a@x.com,b@y.com)" }],
+    positional: [{ name: "address", type: "list", rest: true, help: "the receiver's address (several: a@x.com, b@y.com)" }],
     options: MESSAGE_OPTIONS,
     examples: ['email to my_name@my_company.com where subject = "anylog alert" and message = "Value of Heater sensor is above threshold" and message = "Reporting node: !ip"'],
     handler(ctx, args) {
-      const to = parseAddresses(args.str("address", ""));
+      const to = parseAddresses(args.list("address").join(","));
       if (!to.ok) return to;
       return sendTo(ctx, args, to.value);
     },
