@@ -227,6 +227,10 @@ export class SmtpClient implements NodeProcess {
         this.retries++;
         log.info(`mail to ${mail.to.join(", ")}: ${message}; trying again in ${wait / 1000} s (try ${attempt + 1} of ${ATTEMPTS})`);
         await sleep(wait, signal);
+        if (signal.aborted) {
+          this.failed++;
+          return fail("unavailable", `mail to ${mail.to.join(", ")} not sent: the SMTP client stopped while it waited to try again (${message})`);
+        }
         wait *= 2;
       }
     }
