@@ -8,6 +8,7 @@
  * `get smtp client` shows the state, the counts and the last error.
  */
 import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { createTransport, type NodemailerError, type SMTPSentMessageInfo, type Transporter } from "nodemailer";
 import type { Args } from "../../commands/spec.ts";
 import { logger } from "../../util/log.ts";
@@ -118,7 +119,8 @@ export class SmtpClient implements NodeProcess {
       secure: s.ssl,
       auth: { user: s.email, pass: s.password },
       ...TIMEOUTS,
-      ...(ca ? { tls: { ca } } : {}),
+      // (a `ca` replaces the trusted roots: keep the system's beside the one given)
+      ...(ca ? { tls: { ca: [...rootCertificates, ca] } } : {}),
     });
     this.state = "not checked";
     this.lastError = this.lastErrorAt = this.lastSent = undefined;
