@@ -62,7 +62,7 @@ addCommands(
     method: "POST",
     positional: [{ name: "address", type: "list", rest: true, help: "the receiver's address (several: a@x.com, b@y.com)" }],
     options: MESSAGE_OPTIONS,
-    examples: ['email to my_name@my_company.com where subject = "anylog alert" and message = "Value of Heater sensor is above threshold" and message = "Reporting node: !ip"'],
+    examples: ['email to my_name@my_company.com where subject = "anylog alert" and message = "Value of Heater sensor is above threshold" and message = "Reporting node: Operator SF"'],
     handler(ctx, args) {
       const to = parseAddresses(args.list("address").join(","));
       if (!to.ok) return to;
