@@ -12,6 +12,11 @@ export type Source = "console" | "script" | "rest" | "peer" | "scheduler";
 export interface Session {
   /** The outcome of the last `if`, which `do` and `else` lines follow. */
   lastIf?: boolean;
+  /**
+   * Called each time an `if` of the session holds (a scheduled alert rule counts its firings
+   * by it); `process <file>` hands it on to the script it runs.
+   */
+  noteFiring?: () => void;
 }
 
 export interface CommandContext {

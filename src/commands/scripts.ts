@@ -18,7 +18,7 @@ addCommand(
     async handler(ctx, args) {
       const file = args.str("file", "");
       const errors: string[] = [];
-      const report = await ctx.node.runScriptFile(file, { ...ctx, source: "script", session: {} }, (where, message) => {
+      const report = await ctx.node.runScriptFile(file, { ...ctx, source: "script", session: { noteFiring: ctx.session.noteFiring } }, (where, message) => {
         errors.push(`${where}: ${message}`);
         ctx.out(`Error: ${where}: ${message}`);
       });

@@ -95,6 +95,7 @@ export async function runStatement(stmt: Statement, ctx: CommandContext): Promis
     case "if": {
       const truth = evaluate(stmt.condition, scopeOf(ctx));
       ctx.session.lastIf = truth;
+      if (truth) ctx.session.noteFiring?.();
       if (truth && stmt.then) return runStatement(stmt.then, ctx);
       return { result: ok(undefined), quiet: true };
     }
@@ -130,10 +131,36 @@ function operandText(tokens: Token[], scope: Scope, bareIsKey: boolean): string 
   const only = tokens[0];
   if (bareIsKey && tokens.length === 1 && only?.kind === "word" && !/[!$]/.test(only.text)) {
     const v = scope.lookup(only.text);
-    if (v !== undefined) return v;
+    if (v !== undefined) return queryValue(v);
   }
   const t = tokensToText(tokens, scope, true);
-  return t.ok ? t.value : "";
+  return t.ok ? queryValue(t.value) : "";
+}
+
+/**
+ * A query's answer kept in the dictionary (`x = sql ... "select max(value) ..."`) compares as
+ * its one value when it has one row of one column: `{"Query": [{"max(value)": 120}], ...}`
+ * (or the `[{...}]` of format = json:list) is 120, so `if !x > 100` reads the maximum, not
+ * the JSON text. No row, or a null, is "" (not set). Other text is compared as it is.
+ */
+export function queryValue(text: string): string {
+  const t = text.trim();
+  if (!(t.startsWith("{\"Query\"") || t.startsWith("[{") || t === "[]")) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(t);
+  } catch {
+    return text;
+  }
+  const rows = Array.isArray(parsed) ? parsed : (parsed as { Query?: unknown }).Query;
+  if (!Array.isArray(rows) || rows.length > 1) return text;
+  if (rows.length === 0) return "";
+  const row: unknown = rows[0];
+  if (typeof row !== "object" || row === null) return text;
+  const values = Object.values(row);
+  if (values.length !== 1) return text;
+  const v = values[0];
+  return v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
 const truthy = (v: string) => {
@@ -155,6 +182,10 @@ export function evaluate(c: Condition, scope: Scope): boolean {
     case "compare": {
       const a = operandText(c.left, scope, true);
       const b = operandText(c.right, scope, false);
+      // a value that is not set (or a query that found no row) is neither less nor greater than anything:
+      // an alert rule `if !free < 10` must not fire before the value is known
+      const ordered = c.op !== "==" && c.op !== "!=";
+      if (ordered && (a.trim() === "" || b.trim() === "")) return false;
       const numeric = a.trim() !== "" && b.trim() !== "" && !Number.isNaN(Number(a)) && !Number.isNaN(Number(b));
       const x: number | string = numeric ? Number(a) : a.toLowerCase();
       const y: number | string = numeric ? Number(b) : b.toLowerCase();
@@ -202,7 +233,9 @@ export async function runScript(
       const item = list[i]!;
       let step: Step;
       if (item.kind === "block") {
-        const branch = evaluate(item.condition, scopeOf(ctx)) ? item.then : item.otherwise;
+        const holds = evaluate(item.condition, scopeOf(ctx));
+        if (holds) ctx.session.noteFiring?.();
+        const branch = holds ? item.then : item.otherwise;
         const control = await runItems(branch, false);
         if (control) {
           if (!top) return control;

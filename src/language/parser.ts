@@ -189,7 +189,10 @@ export function parseCommand(tokens: Token[], text: string): Result<CommandCall>
   if (rest[0] && (isWhere(spec, rest[0]) || startsBareOption(spec, rest, rest[0]))) {
     if (isWhere(spec, rest[0])) rest = rest.slice(1);
     const end = rest.findIndex((t, i) => isTailKeyword(spec, t) || startsBareTail(spec, rest, i));
-    const clause = end < 0 ? rest : rest.slice(0, end);
+    // `... and time = 15 minutes and task process ...` (as AnyLog's documents write it): the
+    // `and` before the tail's keyword joins nothing
+    const andBeforeTail = end > 0 && isWord(rest[end - 1], "and") && isTailKeyword(spec, rest[end]!);
+    const clause = end < 0 ? rest : rest.slice(0, andBeforeTail ? end - 1 : end);
     const parsed = parseOptions(clause, { options: spec.options ?? {}, patterns: spec.patterns, any: spec.anyOption }, name);
     if (!parsed.ok) return parsed;
     call.options = parsed.value;

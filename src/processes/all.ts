@@ -15,4 +15,5 @@ import "./message-broker/index.ts";
 import "./data-distributor/index.ts";
 import "./data-consumer/index.ts";
 import "./blobs-archiver/index.ts";
+import "./smtp-client/index.ts";
 import "./not-yet-built.ts";

@@ -5,21 +5,8 @@
  * "Not declared"; running it answers that it is not in this build. Each moves to its own
  * folder under `processes/` when it is built, and leaves this list.
  */
-import { boolOption, dirOption, strOption } from "../commands/spec.ts";
+import { strOption } from "../commands/spec.ts";
 import { notYetBuilt } from "./registry.ts";
-
-notYetBuilt({
-  name: "SMTP",
-  order: 120,
-  aliases: ["smtp", "smtp client"],
-  comesWith: "the SMTP work",
-  run: {
-    words: ["run", "smtp", "client"],
-    peer: false,
-    summary: "Sends alert emails and SMS through an SMTP server",
-    options: { host: strOption("SMTP server"), port: { type: "int", help: "SMTP port" }, email: strOption("sender address"), password: strOption("sender password"), ssl: boolOption("use TLS") },
-  },
-});
 
 notYetBuilt({
   name: "Kafka Consumer",

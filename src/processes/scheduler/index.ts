@@ -6,7 +6,14 @@
  * `task remove|stop|resume|run|init where name = ...` commands, and `get scheduler [id]` /
  * `exit scheduler [id]`. A task's command is kept as written and its `!values` are replaced
  * each time it runs. A failing task is logged and counted and the scheduler goes on; a task
- * whose previous run is still going is skipped, not doubled.
+ * whose previous run is still going (or waiting its turn) is skipped, not doubled.
+ *
+ * The tasks of one scheduler run one after another, in the order they came due, as AnyLog's
+ * scheduler thread runs them: an alert rule written as two tasks (`x = sql ...` then
+ * `if !x > 100 then email to ...`) reads the value its first task just kept. Another scheduler
+ * ID (`and scheduler = 2`) runs beside it. A task is a rule when it has an `if`: each run in
+ * which an `if` held is a firing, and `get scheduler` shows the last run, the last firing and
+ * the last error of every task.
  */
 import type { Args, CommandSpec, Reply } from "../../commands/spec.ts";
 import { command } from "../../commands/spec.ts";
@@ -46,12 +53,20 @@ interface Task {
   mode: "Active" | "Stopped";
   timer?: ReturnType<typeof setTimeout>;
   inFlight?: Promise<Result<Reply>>;
+  /** Due and waiting for the tasks before it on its scheduler. */
+  queued?: boolean;
   runs: number;
+  /** Runs in which an `if` of the task held (a rule that fired). */
+  firings: number;
   failures: number;
   skipped: number;
   lastRun?: Date;
+  lastFired?: Date;
   lastResult?: string;
+  /** The error of the last run (none once a run succeeds). */
   lastError?: string;
+  /** When a run last failed (kept after runs that succeed). */
+  lastFailed?: Date;
 }
 
 export class Scheduler implements NodeProcess {
@@ -59,6 +74,9 @@ export class Scheduler implements NodeProcess {
   private readonly active = new Set<number>();
   private readonly tasks = new Map<number, Task[]>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Per scheduler ID: the tasks that came due, run one at a time in that order. */
+  private readonly queues = new Map<number, Task[]>();
+  private readonly draining = new Set<number>();
 
   constructor(private readonly node: Node) {}
 
@@ -90,6 +108,7 @@ export class Scheduler implements NodeProcess {
   /** `exit scheduler <id>`: that scheduler's tasks stop (and are kept for its next run). */
   async stopOne(id: number): Promise<void> {
     this.active.delete(id);
+    this.dropQueue(id);
     const tasks = this.tasks.get(id) ?? [];
     for (const task of tasks) disarm(task);
     await Promise.all(tasks.map((t) => t.inFlight));
@@ -97,6 +116,7 @@ export class Scheduler implements NodeProcess {
 
   async stop(): Promise<void> {
     this.active.clear();
+    for (const id of [...this.queues.keys()]) this.dropQueue(id);
     for (const list of this.tasks.values()) for (const task of list) disarm(task);
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
@@ -137,11 +157,14 @@ export class Scheduler implements NodeProcess {
       next_run: t.timer !== undefined ? new Date(t.next).toISOString() : undefined,
       running_now: t.inFlight !== undefined,
       runs: t.runs,
+      firings: t.firings,
       failures: t.failures,
       skipped: t.skipped,
       last_run: t.lastRun?.toISOString(),
+      last_fired: t.lastFired?.toISOString(),
       last_result: t.lastResult,
       last_error: t.lastError,
+      last_failed: t.lastFailed?.toISOString(),
     };
   }
 
@@ -161,6 +184,7 @@ export class Scheduler implements NodeProcess {
       next: start,
       mode: "Active",
       runs: 0,
+      firings: 0,
       failures: 0,
       skipped: 0,
     };
@@ -211,24 +235,60 @@ export class Scheduler implements NodeProcess {
     if (now < task.next) return this.arm(task); // a wait longer than one timer allows
     const period = task.every * 1000;
     task.next += period * (Math.floor((now - task.next) / period) + 1);
-    if (task.inFlight) task.skipped++;
-    else void this.runNow(task);
+    if (task.inFlight || task.queued) task.skipped++;
+    else this.enqueue(task);
     this.arm(task);
+  }
+
+  /** Puts a due task behind the others of its scheduler; the first one due starts the queue. */
+  private enqueue(task: Task): void {
+    const queue = this.queues.get(task.scheduler) ?? [];
+    this.queues.set(task.scheduler, queue);
+    task.queued = true;
+    queue.push(task);
+    if (!this.draining.has(task.scheduler)) void this.drain(task.scheduler);
+  }
+
+  /** Forgets the tasks waiting their turn on scheduler `id` (it stopped). */
+  private dropQueue(id: number): void {
+    for (const task of this.queues.get(id) ?? []) task.queued = false;
+    this.queues.delete(id);
+  }
+
+  private async drain(id: number): Promise<void> {
+    this.draining.add(id);
+    try {
+      for (let task = this.queues.get(id)?.shift(); task; task = this.queues.get(id)?.shift()) {
+        task.queued = false;
+        // (removed, stopped or its scheduler stopped while it waited)
+        const still = this.active.has(id) && task.mode === "Active" && (this.tasks.get(id) ?? []).includes(task);
+        if (still) await this.runNow(task);
+      }
+    } finally {
+      this.draining.delete(id);
+    }
   }
 
   /** Runs the task once now (`task run`, or its timer); never throws, never stops the scheduler. */
   runNow(task: Task): Promise<Result<Reply>> {
     if (task.inFlight) return Promise.resolve(fail("conflict", `task '${task.name}' is running now`));
     const run = (async (): Promise<Result<Reply>> => {
-      const r = await this.node.execute(task.command, this.node.context(task.runsAs));
+      let fired = false;
+      const session = { noteFiring: () => void (fired = true) };
+      const r = await this.node.execute(task.command, this.node.context(task.runsAs, () => {}, session));
       task.runs++;
       task.lastRun = new Date();
+      if (fired) {
+        task.firings++;
+        task.lastFired = task.lastRun;
+      }
       if (r.ok) {
         task.lastResult = clip(replyToText(r.value));
         task.lastError = undefined;
       } else {
         task.failures++;
         task.lastError = r.error.message;
+        task.lastFailed = task.lastRun;
         log.warn(`scheduler ${task.scheduler} task '${task.name}' failed (${task.failures} of ${task.runs} runs): ${r.error.message}`);
       }
       return r;
@@ -406,7 +466,7 @@ addCommands(
   }),
   command({
     words: ["get", "scheduler"],
-    summary: "The schedulers and their tasks (runs, last result or error, next run); one ID for one scheduler",
+    summary: "The schedulers and their tasks (runs, firings of alert rules, last run, last firing, last result or error, next run); one ID for one scheduler",
     method: "GET",
     positional: [{ name: "id", type: "int", help: "scheduler ID (default: all)", optional: true }],
     examples: ["get scheduler", "get scheduler 1"],

@@ -36,7 +36,7 @@ async function run(n: Node, text: string): Promise<unknown> {
   return r.value;
 }
 
-type TaskInfo = { name: string; command: string; runs: number; failures: number; skipped: number; last_error?: string; last_result?: string; next_run?: string; mode: string };
+type TaskInfo = { name: string; command: string; runs: number; firings: number; last_fired?: string; failures: number; skipped: number; last_error?: string; last_result?: string; next_run?: string; mode: string };
 
 function task(n: Node, name: string, id = 1): TaskInfo | undefined {
   const info = scheduler(n).info(id) as { schedulers: Array<{ tasks: TaskInfo[] }> };
@@ -200,6 +200,51 @@ describe("scheduler", () => {
     expect(task(n, "later")).toBeUndefined();
     const missing = await n.execute("task run where name = later");
     expect(missing.ok ? "" : missing.error.code).toBe("not_found");
+  });
+
+  test("an alert rule: its firings (runs in which its if held) and last firing are counted apart from its runs", async () => {
+    const n = node();
+    await run(n, "run scheduler 1");
+    await run(n, "level = 50");
+    await run(n, "schedule time = 1 second and name = rule task if !level > 90 then fired_at = !level");
+    await until(() => (task(n, "rule")?.runs ?? 0) >= 2, 4000);
+    expect(task(n, "rule")).toMatchObject({ firings: 0, last_fired: undefined });
+    await run(n, "level = 95");
+    await until(() => (task(n, "rule")?.firings ?? 0) >= 2, 4000);
+    const fired = task(n, "rule")!;
+    expect(fired.firings).toBeGreaterThanOrEqual(2);
+    expect(fired.last_fired).toBeDefined();
+    expect(n.dictionary.lookup("fired_at")).toBe("95");
+    expect(fired.runs).toBeGreaterThan(fired.firings);
+  });
+
+  test("the tasks of one scheduler run one after another in the order they came due: a rule's second task reads what its first kept", async () => {
+    const n = node();
+    let running = 0;
+    let most = 0;
+    const execute = n.execute.bind(n);
+    n.execute = async (text, ctx) => {
+      most = Math.max(most, ++running);
+      try {
+        if (text === "echo query") {
+          await Bun.sleep(300); // a query that takes a while
+          n.dictionary.set("value", String(Number(n.dictionary.lookup("value") ?? "0") + 1));
+          return ok(undefined);
+        }
+        return await execute(text, ctx);
+      } finally {
+        running--;
+      }
+    };
+    await run(n, "run scheduler 1");
+    await run(n, "schedule time = 1 second and name = first task echo query");
+    await run(n, "schedule time = 1 second and name = second task seen = !value");
+    await until(() => (task(n, "second")?.runs ?? 0) >= 2, 5000);
+    expect(most).toBe(1);
+    // each run of the second task saw the value the first had just kept
+    expect(n.dictionary.lookup("seen")).toBe(n.dictionary.lookup("value"));
+    await run(n, "run scheduler 2"); // another scheduler runs beside it
+    expect(scheduler(n).isRunning(2)).toBe(true);
   });
 
   test("a task that does not parse is refused when scheduled", async () => {
