@@ -46,5 +46,5 @@ const server = new SMTPServer({
   },
 });
 server.on("error", (e) => process.stderr.write(`smtp-server: ${e.message}\n`));
-server.listen(o.port, "127.0.0.1", () => say({ event: "listening", port: o.port }));
+server.listen(o.port, o.host ?? "127.0.0.1", () => say({ event: "listening", port: o.port }));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

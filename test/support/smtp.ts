@@ -23,6 +23,8 @@ export interface MailServerOptions {
   user: string;
   password: string;
   tls?: { key: string; cert: string };
+  /** The address it listens on (default 127.0.0.1). */
+  host?: string;
 }
 
 export class MailServer {

@@ -57,6 +57,9 @@ export function settingsFrom(args: Args): Result<SmtpSettings> {
   return ok({ host, port: given ?? (ssl ? 465 : 587), ssl, email, password, caFile });
 }
 
+/** A host name or address of this machine's loopback interface. */
+export const isLoopback = (host: string): boolean => host === "localhost" || /^127\./.test(host) || host === "::1";
+
 /** Whether trying the same mail again later may work: the server is down or said "try later". */
 export function isTransient(e: NodemailerError): boolean {
   if (tlsRefused(e)) return false; // (nodemailer reports a certificate it cannot trust as a socket error)
@@ -74,6 +77,9 @@ export function describeError(e: NodemailerError, s: Pick<SmtpSettings, "host" |
   const at = `${s.host}:${s.port}`;
   const said = e.response ? `: ${e.response}` : e.message ? `: ${e.message}` : "";
   if (e.code === "EAUTH") return `the SMTP server ${at} refused the login of ${s.email}${said} (check email and password)`;
+  if (/STARTTLS/i.test(e.message ?? "") && !/certificate|self[- ]signed/i.test(e.message ?? "")) {
+    return `the SMTP server ${at} does not offer STARTTLS${said}: the password is not sent in clear to a server off this machine (use its SMTPS port with ssl = true, or a relay that speaks TLS)`;
+  }
   if (tlsRefused(e)) {
     return `TLS with the SMTP server ${at} failed: ${e.message} (a server with its own CA: add tls_ca = <its CA certificate file>)`;
   }
@@ -117,6 +123,9 @@ export class SmtpClient implements NodeProcess {
       host: s.host,
       port: s.port,
       secure: s.ssl,
+      // the password never crosses a network in clear: off this machine, a server that does not
+      // offer STARTTLS is refused (on loopback, a local relay may speak plain SMTP)
+      requireTLS: !s.ssl && !isLoopback(s.host),
       auth: { user: s.email, pass: s.password },
       ...TIMEOUTS,
       // (a `ca` replaces the trusted roots: keep the system's beside the one given)

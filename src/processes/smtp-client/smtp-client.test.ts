@@ -10,7 +10,7 @@
 import "../../features.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Args } from "../../commands/spec.ts";
 import { queryValue } from "../../language/interpreter.ts";
@@ -104,6 +104,21 @@ describe("sending", () => {
     expect(JSON.stringify(info)).not.toContain(PASSWORD);
     expect(await run(n, "exit smtp")).toBe("SMTP stopped");
     expect((await error(n, "email to ops@example.com")).code).toBe("unavailable");
+  });
+
+  test("off this machine, a server that does not offer STARTTLS is refused: the password is never sent in clear", async () => {
+    const address = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    if (!address) return console.warn("skipped: this machine has no IPv4 address besides loopback to reach a server through");
+    const plain = await MailServer.start({ user: USER, password: PASSWORD, host: "0.0.0.0" });
+    try {
+      const n = node();
+      const e = await error(n, `run smtp client where host = ${address} and port = ${plain.port} and email = ${USER} and password = ${PASSWORD}`);
+      expect(e.message).toContain("does not offer STARTTLS");
+      expect(e.message).toContain("not sent in clear");
+      expect(plain.mails).toHaveLength(0);
+    } finally {
+      await plain.stop();
+    }
   });
 
   test("a login the server refuses stops run smtp client with the reason, shown in get smtp client", async () => {
