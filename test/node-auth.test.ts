@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { FrameDecoder, encodeFrame, type Frame } from "../src/network/frames.ts";
 import { createKeys, signData, unlock, type UnlockedKey } from "../src/security/keys.ts";
 import { seal, sealedText } from "../src/security/peer-auth.ts";
+import { preparePolicy } from "../src/metadata/policy.ts";
+import { signPolicy } from "../src/metadata/signatures.ts";
 import { freePorts } from "./support/node-process.ts";
 import { waitFor } from "./support/operator.ts";
 import { ScriptNode, stopScriptNodes } from "./support/script-node.ts";
@@ -216,6 +218,29 @@ describe("node authentication", () => {
     expect(b.stderr).toMatch(/operator policy f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0 dropped from .*blockchain\.json: its author .* is not a member/);
     expect(b.stderr).toMatch(/cluster policy e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0 dropped from .*: .*not signed/);
     expect(readFileSync(file, "utf8")).not.toContain("f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0");
+  });
+
+  test("a member removed from the ledger is refused from then on: its policies by the master, its messages by the nodes", async () => {
+    const request = { command: "get status", from: "tester" };
+    const before = await exchange(tcp.a!, { header: { id: 5, type: "request", ...request, auth: seal(tester, request) } });
+    expect(before?.header.ok).toBe(true);
+    const policy = (name: string) => {
+      const declared = preparePolicy({ cluster: { name } });
+      if (!declared.ok) throw new Error(declared.error.message);
+      return JSON.stringify(signPolicy(declared.value, tester));
+    };
+    const push = (p: string) => nodes.a.rest(`run client (${masterAddress}) blockchain push where policy = ${p}`, true);
+    expect((await push(policy("by-tester"))).status).toBe(200);
+
+    const id = await ok(nodes.m, "blockchain get member where name = tester bring.first [member][id]");
+    await ok(nodes.m, `blockchain delete policy where id = ${id}`, true);
+    const refused = await push(policy("by-tester-after"));
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain("not a member");
+    await waitFor("A's copy without the tester", async () => (await count(nodes.a, "member", "tester")) === 0, 20_000, 200);
+    const after = await exchange(tcp.a!, { header: { id: 6, type: "request", ...request, auth: seal(tester, request) } });
+    expect(after?.header.ok).toBe(false);
+    expect(JSON.stringify(after?.header.error)).toContain("not a member");
   });
 
   test("the private key's password: a wrong one is refused, and nothing is signed with a locked key", async () => {

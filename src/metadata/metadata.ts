@@ -26,6 +26,7 @@ export interface SyncReport {
 export class Metadata {
   private copy?: LocalCopy;
   private membersOf?: { version: number; members: Set<string> };
+  private readonly membersByLedger = new WeakMap<Database, { seq: number; members: Map<string, Policy> }>();
 
   constructor(private readonly node: Node) {}
 
@@ -83,11 +84,35 @@ export class Metadata {
    */
   async admit(db: Database, policy: Policy): Promise<Result<void>> {
     if (!nodeAuthOf(this.node).enabled) return ok(undefined);
-    const ledger = await changesSince(db, 0);
-    if (!ledger.ok) return ledger;
-    const active = ledger.value.changes.filter((c) => c.status === "active").map((c) => c.policy);
-    const why = judge([...active, policy]).refused.get(policy);
+    const members = await this.ledgerMembers(db);
+    if (!members.ok) return members;
+    const why = judge([...members.value, policy]).refused.get(policy);
     return why === undefined ? ok(undefined) : fail("forbidden", `policy refused (node authentication is on): ${why}`);
+  }
+
+  /**
+   * The ledger's active member policies (only they decide who is a member), kept between
+   * pushes and brought up to date with the changes since: a push reads what changed, not the
+   * whole ledger, and each member's signature is checked once.
+   */
+  private async ledgerMembers(db: Database): Promise<Result<Policy[]>> {
+    let known = this.membersByLedger.get(db);
+    let changes = await changesSince(db, known?.seq ?? 0);
+    if (!changes.ok) return changes;
+    if (known && changes.value.seq < known.seq) {
+      // the ledger was replaced by an older one: read it whole
+      known = undefined;
+      changes = await changesSince(db, 0);
+      if (!changes.ok) return changes;
+    }
+    const members = known?.members ?? new Map<string, Policy>();
+    for (const c of changes.value.changes) {
+      if (policyType(c.policy) !== "member") continue;
+      if (c.status === "active") members.set(idOf(c.policy)!, c.policy);
+      else members.delete(idOf(c.policy)!);
+    }
+    this.membersByLedger.set(db, { seq: changes.value.seq, members });
+    return ok([...members.values()]);
   }
 
   /** With node authentication on, an unsigned policy this node declares is signed with its key. */
