@@ -70,6 +70,7 @@ try {
   for (const [label, body] of [["no body", undefined], ["64 KB body", new Uint8Array(64 * 1024).fill(7)]] as const) {
     const offs: number[] = [];
     const ons: number[] = [];
+    await nodeCommand(node.url, "set node authentication off", "POST");
     await rate(peer, transport, body, false); // warm-up
     for (let round = 0; round < 3; round++) {
       await nodeCommand(node.url, "set node authentication off", "POST");
