@@ -106,7 +106,7 @@ describe("two nodes on loopback", () => {
   });
 
   test("what could take a node over is not run when a peer sends it: stopping it, running a file, users, connections, schedules", async () => {
-    for (const cmd of ["exit node", "exit tcp", "process /etc/passwd", "id add user where name = x and password = xxxxxxxx", "connect dbms x where type = psql and ip = 10.9.9.9", "schedule time = 1 second task exit node", 'run operator where watch_dir = /etc and error_dir = /tmp'] ) {
+    for (const cmd of ["exit node", "exit tcp", "process /etc/passwd", "id add user where name = x and password = xxxxxxxx", "connect dbms x where type = psql and ip = 10.9.9.9", "schedule time = 1 second task exit node", 'run operator where watch_dir = /etc and error_dir = /tmp', "set node authentication off", "id create keys for node where password = xxxxxxxx", "email to x@example.com", "reset monitored operators"]) {
       const r = await a.curl([...UA, "-X", "POST", "-H", `command: run client (${b.tcpAddress}) ${cmd}`]);
       expect(r.status).toBe(403);
       expect(r.body).toContain("is not run when a peer sends it");

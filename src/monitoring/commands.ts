@@ -328,7 +328,8 @@ addCommands(
   }),
   command({
     words: ["reset", "monitored"],
-    summary: "Forgets the nodes of a monitored topic",
+    peer: false,
+    summary: "Forgets the nodes of a monitored topic (not from a peer: the nodes report, they do not erase)",
     method: "POST",
     positional: [{ name: "topic", type: "str", help: "the topic" }],
     handler(ctx, args) {
