@@ -4,7 +4,8 @@
  * metadata in `blobs_files`, the bytes in `blobs_chunks` as 1 MiB rows, so a large blob is
  * written and read a chunk at a time. Chunks are written under a pending id first, each on
  * its own; one short transaction then names them and adds the metadata, so a failure (or a
- * reader) never sees part of a blob.
+ * reader) never sees part of a blob. The pending id carries its time: chunks a crash left
+ * pending (no put can still be writing them an hour later) are removed when the store opens.
  */
 import { randomUUID } from "node:crypto";
 import type { Database, Row } from "../storage/database.ts";
@@ -23,6 +24,19 @@ import {
 
 const FILES = "blobs_files";
 const CHUNKS = "blobs_chunks";
+const PENDING = ".pending.";
+/** Chunks pending for longer than this were left by a put that ended (a crash): no put takes an hour. */
+const ABANDONED_MS = 60 * 60 * 1000;
+
+/** A pending id: the time it was made, then a unique part. */
+const pendingId = (now = Date.now()) => `${PENDING}${now}.${randomUUID()}`;
+
+/** Whether chunks under `id` were left by a put that can no longer be writing them (ids of older builds carry no time). */
+export function abandoned(id: string, now = Date.now()): boolean {
+  if (!id.startsWith(PENDING)) return false;
+  const made = Number(id.slice(PENDING.length).split(".")[0]);
+  return !Number.isFinite(made) || now - made > ABANDONED_MS;
+}
 
 function createStatements(engine: Database["engine"]): string[] {
   const bytes = engine === "psql" ? "BYTEA" : "BLOB";
@@ -73,9 +87,21 @@ export class SqlStore implements BlobStore {
           return fail(r.error.code === "io" ? "unavailable" : r.error.code, `blobs tables in dbms '${this.db.name}': ${r.error.message}`);
         }
       }
-      return ok(undefined);
+      return this.removeAbandoned();
     })();
     return this.ready;
+  }
+
+  /** Removes the chunks of puts a crash ended before they were named. */
+  private async removeAbandoned(): Promise<Result<void>> {
+    const pending = await this.db.query(`SELECT DISTINCT tbl, id FROM ${CHUNKS} WHERE id LIKE ?`, [`${PENDING}%`]);
+    if (!pending.ok) return pending;
+    for (const r of pending.value) {
+      if (!abandoned(String(r.id))) continue;
+      const removed = await this.db.exec(`DELETE FROM ${CHUNKS} WHERE tbl = ? AND id = ?`, [r.tbl, r.id]);
+      if (!removed.ok) return removed;
+    }
+    return ok(undefined);
   }
 
   private info(dbms: string, r: Row): BlobInfo {
@@ -93,7 +119,7 @@ export class SqlStore implements BlobStore {
     const before = await this.row(info);
     if (!before.ok) return before;
     if (before.value) return String(before.value.hash) === info.hash ? ok(this.info(info.dbms, before.value)) : idTaken(info, this.describe());
-    const pending = `.pending.${randomUUID()}`;
+    const pending = pendingId();
     const dropPending = () => this.db.exec(`DELETE FROM ${CHUNKS} WHERE tbl = ? AND id = ?`, [info.table, pending]);
     let seq = 0;
     try {

@@ -14,7 +14,7 @@ import { PostgresDatabase } from "../storage/postgres.ts";
 import { SqliteDatabase } from "../storage/sqlite.ts";
 import { FolderStore } from "./folder-store.ts";
 import { MongoStore } from "./mongo-store.ts";
-import { SqlStore } from "./sql-store.ts";
+import { SqlStore, abandoned } from "./sql-store.ts";
 import { type BlobReader, type BlobStore, dateKey, putBlob } from "./store.ts";
 
 const dirs: string[] = [];
@@ -174,6 +174,27 @@ blobStoreContract(
   },
   !mongoUrl,
 );
+
+describe("sql store after a crash", () => {
+  test("chunks a put left pending over an hour ago (or from a build whose ids carry no time) are removed when a store opens; a recent put's are kept", async () => {
+    const dir = tempDir();
+    const db = SqliteDatabase.open({ name: "blobs_crash", engine: "sqlite", directory: dir });
+    if (!db.ok) throw new Error(db.error.message);
+    const first = new SqlStore(db.value);
+    expect((await first.list({ dbms: "d" })).ok).toBe(true); // the tables exist
+    const now = Date.now();
+    const ids = { old: `.pending.${now - 2 * 3600_000}.a`, untimed: ".pending.0b7c-uuid-of-an-older-build", recent: `.pending.${now - 60_000}.c` };
+    for (const id of Object.values(ids)) for (const seq of [0, 1]) expect((await db.value.exec("INSERT INTO blobs_chunks (tbl, id, seq, data) VALUES (?, ?, ?, ?)", ["t", id, seq, Buffer.alloc(10)])).ok).toBe(true);
+    expect(abandoned(ids.untimed, now)).toBe(true);
+    // the node starts again: a new store on the same database
+    const again = new SqlStore(db.value);
+    expect((await again.list({ dbms: "d" })).ok).toBe(true);
+    const left = await db.value.query("SELECT DISTINCT id FROM blobs_chunks ORDER BY id");
+    expect(left.ok && left.value.map((r) => r.id)).toEqual([ids.recent]);
+    const put = await putBlob(again, { bytes: Buffer.alloc(3 * 1024 * 1024, 1) }, { dbms: "d", table: "t", id: "x.bin", date: "261205" });
+    expect(put.ok).toBe(true);
+  });
+});
 
 describe("folder store layout", () => {
   test("blobs sit under <dbms>/<table>/<YYMMDD>/, gzip ones as .gz", async () => {
