@@ -15,6 +15,7 @@ import { NO_OPERATOR, intakeOf } from "./intake.ts";
 import { withTableLock } from "./ingest.ts";
 import { dropPartitions, listPartitions, parseInterval, partitionRules } from "./partitions.ts";
 import { forgetColumns } from "./table-writer.ts";
+import { timeText } from "../util/time-text.ts";
 
 addCommands(
   command({
@@ -180,7 +181,7 @@ function streamingReport(node: Node): Result<{ json: object; text: string }> {
     "write immediate": t.thresholds.writeImmediate || !streamerRuns,
     "buffer fill": Math.min(100, Math.round((t.cachedBytes / Math.max(1, t.thresholds.volume)) * 100)),
     "time left": t.timeLeft === undefined ? 0 : Math.round(t.timeLeft),
-    "last process": t.lastProcess?.toISOString().replace("T", " ").slice(0, 19) ?? "",
+    "last process": t.lastProcess ? timeText(t.lastProcess) : "",
     "last error": t.lastError ?? "",
   }));
   const j = {
@@ -188,7 +189,7 @@ function streamingReport(node: Node): Result<{ json: object; text: string }> {
     "journal limit": journal.maxBytes,
     "journal segments": journal.segments,
     "journal pending": journal.pending,
-    "oldest pending": journal.oldestPending?.toISOString().replace("T", " ").slice(0, 19) ?? "",
+    "oldest pending": journal.oldestPending ? timeText(journal.oldestPending) : "",
   };
   const headers = ["DBMS-Table", "Put files", "Put rows", "Streaming calls", "Streaming rows", "Cached rows", "Immediate count", "Threshold volume", "Threshold time", "Buffer fill %", "Time left", "Last process"];
   const text = textTable(

@@ -104,11 +104,15 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** The policy in canonical JSON without the attributes in `omit` (what its id, or its signature, covers). */
+export function canonicalContent(p: Policy, omit: ReadonlySet<string>): string {
+  const content = Object.fromEntries(Object.entries(body(p)).filter(([k]) => !omit.has(k)));
+  return canonicalJson({ [policyType(p)]: content });
+}
+
 /** The policy's id: md5 of its content (without id, date and ledger). */
 export function policyId(p: Policy): string {
-  const type = policyType(p);
-  const content = Object.fromEntries(Object.entries(body(p)).filter(([k]) => !NOT_CONTENT.has(k)));
-  return new Bun.CryptoHasher("md5").update(canonicalJson({ [type]: content })).digest("hex");
+  return new Bun.CryptoHasher("md5").update(canonicalContent(p, NOT_CONTENT)).digest("hex");
 }
 
 /** Validates and completes a policy: `id` from its content, `date` (kept when present), `ledger`. */

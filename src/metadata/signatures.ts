@@ -9,17 +9,13 @@
  */
 import { type UnlockedKey, signData, verifyData } from "../security/keys.ts";
 import { type Result, fail, ok } from "../util/result.ts";
-import { type Policy, body, canonicalJson, policyType } from "./policy.ts";
+import { type Policy, body, canonicalContent, policyType } from "./policy.ts";
 
 /** Attributes outside the signed content: derived from it (`id`), added by the ledger, or the signature. */
 const UNSIGNED = new Set(["id", "ledger", "signature"]);
 
 /** The text a policy's signature covers. */
-export function signedText(p: Policy): string {
-  const type = policyType(p);
-  const content = Object.fromEntries(Object.entries(body(p)).filter(([k]) => !UNSIGNED.has(k)));
-  return canonicalJson({ [type]: content });
-}
+export const signedText = (p: Policy): string => canonicalContent(p, UNSIGNED);
 
 /**
  * The policy signed by `key`: `public_key` is the signer's when the policy names none; when it

@@ -20,6 +20,7 @@ import { nodeFunctions, nodeInsight } from "./insight.ts";
 import { cpuCounts, cpuPercents, diskUsage, memory, platformInfo } from "./system.ts";
 // the machine's figures and the monitored nodes on /metrics, with these commands
 import "./exporter.ts";
+import { timeText } from "../util/time-text.ts";
 
 type Format = "json" | "table";
 
@@ -63,8 +64,6 @@ function report(spec: Omit<CommandSpec, "method" | "handler"> & { defaultFormat?
 
 const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024).toLocaleString("en-US")} MB`;
 
-/** `YYYY-MM-DD HH:MM:SS` in UTC, as AnyLog shows times. */
-export const timeText = (d: Date): string => d.toISOString().slice(0, 19).replace("T", " ");
 
 /** `HH:MM:SS` of a number of seconds. */
 const hms = (seconds: number): string => {
@@ -101,7 +100,7 @@ function diskCommand(view: (typeof DISK_VIEWS)[number]): CommandSpec {
         return ok({ data: usage, text: () => textTable(["Path", "Total", "Used", "Free", "Used %"], [[d.value.path, n(total), n(used), n(free), d.value.percent]]) });
       }
       // AnyLog's percentage is the free part (its node_insight's "Free Space Percent")
-      const value = view === "percentage" ? (total > 0 ? Math.round((free / total) * 10000) / 100 : 0) : d.value[view];
+      const value = view === "percentage" ? d.value.freePercent : d.value[view];
       return ok({ data: { [view]: value }, text: () => (view === "percentage" ? value.toFixed(2) : String(value)) });
     },
   });

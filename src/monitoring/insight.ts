@@ -7,7 +7,8 @@
  */
 import type { Node } from "../node/node.ts";
 import { type Result, ok } from "../util/result.ts";
-import { cpuPercents, cpuTimes, diskCounters, diskUsage, loadAverage, memory, netCounters, round2, swap } from "./system.ts";
+import { cpuPercents, cpuTimes, diskCounters, diskUsage, loadAverage, memory, netCounters, swap } from "./system.ts";
+import { timeText } from "../util/time-text.ts";
 
 /** A figure `get node info <function>` reads: a number, or named values. */
 export type NodeFunction = () => Promise<Result<number | Record<string, number> | number[]>>;
@@ -63,11 +64,11 @@ function nodeType(node: Node): string {
 export async function nodeInsight(node: Node): Promise<Record<string, unknown>> {
   const insight: Record<string, unknown> = {
     "Node name": node.name,
-    timestamp: new Date().toISOString().slice(0, 19).replace("T", " "),
+    timestamp: timeText(new Date()),
     "node type": nodeType(node),
   };
   const disk = diskUsage(node.dictionary.lookup("anylog_path") ?? ".");
-  if (disk.ok && disk.value.total > 0) insight["Free Space Percent"] = round2((disk.value.free / disk.value.total) * 100);
+  if (disk.ok && disk.value.total > 0) insight["Free Space Percent"] = disk.value.freePercent;
   const cpu = await cpuPercents();
   if (cpu.ok) insight["CPU Percent"] = cpu.value.total;
   const mem = memory();

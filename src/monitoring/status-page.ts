@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { monitored } from "./monitored.ts";
 import { nodeSlot } from "../node/slot.ts";
 import { fail } from "../util/result.ts";
+import { timeText } from "../util/time-text.ts";
 
 /** The page loads nothing and runs nothing: inline style only. */
 export const STATUS_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -62,7 +63,6 @@ function table(id: string, headers: string[], rows: Cell[][], empty: string, row
   return `<table id="${id}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-const time = (d: Date): string => d.toISOString().slice(0, 19).replace("T", " ");
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
 h1{font-size:1.4em;margin-bottom:.2em}h2{font-size:1.1em;margin-top:1.6em}
@@ -84,13 +84,13 @@ export async function statusPage(node: Node): Promise<string> {
     ? table("tables", ["Database", "Table", "Rows"], counted.value.map((t) => [t.dbms, t.table, t.rows]), node.databases.list().length === 0 ? "No database is connected." : "No tables.")
     : `<p id="tables" class="empty">The tables cannot be counted: ${escapeHtml(counted.error.message)}</p>`;
 
-  const errors = node.metrics.recentErrors().map((e) => [time(e.at), e.command, e.message] as Cell[]);
+  const errors = node.metrics.recentErrors().map((e) => [timeText(e.at), e.command, e.message] as Cell[]);
 
   const m = monitored(node);
   const topics = m.topicNames().map((topic) => {
     const nodes = m.view(topic) ?? [];
     const keys = [...new Set(nodes.flatMap((n) => Object.keys(n.info)))].filter((k) => !/^(timestamp|node name)$/i.test(k)).slice(0, MAX_FIGURE_COLUMNS);
-    const rows = nodes.map((n) => [n.id, n.reporting ? "Reporting" : "Not reporting", time(n.lastReport), `${Math.round(n.elapsed)} s`, ...keys.map((k) => {
+    const rows = nodes.map((n) => [n.id, n.reporting ? "Reporting" : "Not reporting", timeText(n.lastReport), `${Math.round(n.elapsed)} s`, ...keys.map((k) => {
       const v = n.info[k];
       return typeof v === "object" && v !== null ? JSON.stringify(v) : (v as Cell);
     })]);
@@ -105,7 +105,7 @@ export async function statusPage(node: Node): Promise<string> {
 <style>${STYLE}</style></head>
 <body>
 <h1 id="node-name">${escapeHtml(node.name)}</h1>
-<p class="meta">${escapeHtml(address)} · version ${escapeHtml(VERSION)} · up ${escapeHtml(uptime.toLocaleString("en-US"))} s · ${escapeHtml(node.isStopping ? "stopping" : "running")} · ${escapeHtml(time(new Date()))} UTC</p>
+<p class="meta">${escapeHtml(address)} · version ${escapeHtml(VERSION)} · up ${escapeHtml(uptime.toLocaleString("en-US"))} s · ${escapeHtml(node.isStopping ? "stopping" : "running")} · ${escapeHtml(timeText(new Date()))} UTC</p>
 <h2>Processes</h2>
 ${table("processes", ["Process", "Status", "Details"], processes, "No processes.", (r) => String(r[1]))}
 <h2>Tables</h2>

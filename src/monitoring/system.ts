@@ -269,6 +269,8 @@ export interface DiskUsage {
   free: number;
   /** Used, of what a user may use (used + free), as `df` shows Use%. */
   percent: number;
+  /** Free, of the whole disk: AnyLog's "Free Space Percent" (`get disk percentage`). */
+  freePercent: number;
 }
 
 export function diskUsage(path: string): Result<DiskUsage> {
@@ -278,7 +280,7 @@ export function diskUsage(path: string): Result<DiskUsage> {
     const total = s.blocks * s.bsize;
     const used = (s.blocks - s.bfree) * s.bsize;
     const free = s.bavail * s.bsize;
-    return ok({ path: full, total, used, free, percent: used + free > 0 ? round2((used / (used + free)) * 100) : 0 });
+    return ok({ path: full, total, used, free, percent: used + free > 0 ? round2((used / (used + free)) * 100) : 0, freePercent: total > 0 ? round2((free / total) * 100) : 0 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return fail("not_found", `no such path '${path}': give an existing file or directory on the disk to measure`);

@@ -118,6 +118,7 @@ export class Metrics {
   private ownFamilies(node: Node): MetricFamily[] {
     const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "counter", samples: [{ value }] });
     const processes = node.processes.entries();
+    const calls = this.restCalls();
     const STATES = ["Running", "Stopped", "Failed", "Not declared"] as const;
     return [
       counter("anylog_rows_ingested_total", "Rows stored by this node.", this.rowsIngested),
@@ -130,13 +131,13 @@ export class Metrics {
         name: "anylog_rest_calls_total",
         help: "HTTP requests served, by method and caller (User-Agent).",
         type: "counter",
-        samples: this.restCalls().map((s) => ({ labels: { method: s.method, caller: s.caller }, value: s.processed })),
+        samples: calls.map((s) => ({ labels: { method: s.method, caller: s.caller }, value: s.processed })),
       },
       {
         name: "anylog_rest_errors_total",
         help: "HTTP requests answered with a 4xx or 5xx status, by method and caller (User-Agent).",
         type: "counter",
-        samples: this.restCalls().map((s) => ({ labels: { method: s.method, caller: s.caller }, value: s.errors })),
+        samples: calls.map((s) => ({ labels: { method: s.method, caller: s.caller }, value: s.errors })),
       },
       { name: "anylog_uptime_seconds", help: "Seconds since the node started.", type: "gauge", samples: [{ value: Math.round((Date.now() - node.startedAt.getTime()) / 1000) }] },
       {

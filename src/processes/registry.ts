@@ -104,6 +104,16 @@ export class ProcessSet {
     return this.byName.get(name);
   }
 
+  /**
+   * The process registered as `name`, as its class: for the module that registered it, whose
+   * commands reach its own methods (a process missing here is a defect, not a user's error).
+   */
+  instance<T extends NodeProcess>(name: string, type: abstract new (...args: never[]) => T): T {
+    const proc = this.byName.get(name);
+    if (!(proc instanceof type)) throw new Error(`the ${name} process is not registered`);
+    return proc;
+  }
+
   /** The process named by `words` (an alias or the display name, any case). */
   find(words: string): { def: ProcessDefinition; proc: NodeProcess } | undefined {
     const w = words.trim().toLowerCase().replace(/\s+/g, " ");

@@ -10,7 +10,7 @@ import type { CommandContext } from "../commands/context.ts";
 import { command } from "../commands/spec.ts";
 import { addCommands } from "../commands/table.ts";
 import { checkSignature, shortKey, signPolicy } from "../metadata/signatures.ts";
-import { type Policy, preparePolicy } from "../metadata/policy.ts";
+import { preparePolicy } from "../metadata/policy.ts";
 import { type Result, fail, ok } from "../util/result.ts";
 import { type KeyFile, type UnlockedKey, createKeys, publicString, readKeyFile, unlock, writeKeyFile } from "./keys.ts";
 import { nodeAuthOf, nodeKeysFile, nodePublicKey, nodeSigner, unlockNodeKey } from "./node-auth.ts";
@@ -26,11 +26,6 @@ function keysPath(ctx: CommandContext, name: string): string {
 function keysOf(ctx: CommandContext, keysFile: string | undefined): Result<KeyFile> {
   return readKeyFile(keysFile ? keysPath(ctx, keysFile) : nodeKeysFile(ctx.node));
 }
-
-const onOff = (state: string | undefined): Result<boolean> => {
-  const s = (state ?? "").toLowerCase();
-  return s === "on" || s === "off" ? ok(s === "on") : fail("bad_value", `'${state ?? ""}' is not on or off`);
-};
 
 /** Turns node authentication on or off: on needs the node's key open; the local copy is checked at once. */
 function setNodeAuthentication(ctx: CommandContext, on: boolean): Result<string> {
@@ -167,7 +162,7 @@ addCommands(
     handler(ctx, args) {
       const prepared = preparePolicy(args.json("policy"));
       if (!prepared.ok) return prepared;
-      const author = checkSignature(prepared.value as Policy);
+      const author = checkSignature(prepared.value);
       if (!author.ok) return author;
       const member = ctx.node.metadata.members().has(author.value);
       return ok(`The signature holds: signed by ${author.value} (${shortKey(author.value)}), ${member ? "a member of the network" : "not a member of the network by the local copy"}`);
@@ -178,32 +173,28 @@ addCommands(
     peer: false,
     summary: "Whether the node signs its policies and messages and takes them only from members of the network: on or off",
     method: "POST",
-    positional: [{ name: "state", type: "str", help: "on or off" }],
+    positional: [{ name: "state", type: "bool", help: "on or off" }],
     examples: ["set node authentication on"],
-    handler(ctx, args) {
-      const on = onOff(args.str("state"));
-      return on.ok ? setNodeAuthentication(ctx, on.value) : on;
-    },
+    handler: (ctx, args) => setNodeAuthentication(ctx, args.bool("state", false)),
   }),
   command({
     words: ["set", "authentication"],
     peer: false,
     summary: "User and node authentication together: on or off",
     method: "POST",
-    positional: [{ name: "state", type: "str", help: "on or off" }],
+    positional: [{ name: "state", type: "bool", help: "on or off" }],
     handler(ctx, args) {
-      const on = onOff(args.str("state"));
-      if (!on.ok) return on;
+      const on = args.bool("state", false);
       const users = usersOf(ctx.node);
       const before = users.enabled;
-      const user = users.enable(on.value);
+      const user = users.enable(on);
       if (!user.ok) return user;
-      const node = setNodeAuthentication(ctx, on.value);
+      const node = setNodeAuthentication(ctx, on);
       if (!node.ok) {
         users.enabled = before; // both or neither
         return node;
       }
-      return ok(`User authentication ${on.value ? "on" : "off"}; ${node.value}`);
+      return ok(`User authentication ${on ? "on" : "off"}; ${node.value}`);
     },
   }),
   command({

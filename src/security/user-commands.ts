@@ -16,13 +16,12 @@ addCommands(
     peer: false,
     summary: "Whether REST requests must carry a user's HTTP Basic credentials: on or off",
     method: "POST",
-    positional: [{ name: "state", type: "str", help: "on or off" }],
+    positional: [{ name: "state", type: "bool", help: "on or off" }],
     examples: ["set user authentication on", "set user authentication off"],
     handler(ctx, args) {
-      const state = (args.str("state") ?? "").toLowerCase();
-      if (state !== "on" && state !== "off") return fail("bad_value", `'${state}' is not on or off`);
-      const enabled = usersOf(ctx.node).enable(state === "on");
-      return enabled.ok ? ok(`User authentication ${state}`) : enabled;
+      const on = args.bool("state", false);
+      const enabled = usersOf(ctx.node).enable(on);
+      return enabled.ok ? ok(`User authentication ${on ? "on" : "off"}`) : enabled;
     },
   }),
   command({

@@ -16,6 +16,7 @@ import { type Result, errorText, fail, ok } from "../../util/result.ts";
 import { textTable } from "../../util/text-table.ts";
 import { type NodeProcess, type ProcessStatus, registerProcess } from "../registry.ts";
 import { MessageClient } from "./client.ts";
+import { timeText } from "../../util/time-text.ts";
 
 class MessageClients implements NodeProcess {
   readonly clients: MessageClient[] = [];
@@ -99,7 +100,7 @@ class MessageClients implements NodeProcess {
   }
 }
 
-const when = (d: Date | undefined) => (d ? d.toISOString().replace("T", " ").slice(0, 19) : "");
+const when = (d: Date | undefined) => (d ? timeText(d) : "");
 
 /** One client as `get msg clients` shows it. */
 function describe(c: MessageClient, detailed: boolean): Record<string, unknown> {

@@ -85,7 +85,7 @@ const VIEWS = ["tables", "files", "summary", "config", "distribution"] as const;
 type PublisherView = (typeof VIEWS)[number];
 
 /** Codes of an operator's answer that are about the file's data: the file goes to the error directory. */
-const DATA_ERRORS: ReadonlySet<ErrorCode> = new Set(["bad_value", "syntax", "too_large"]);
+const DATA_ERRORS: ReadonlySet<ErrorCode> = new Set(["bad_value", "syntax"]);
 
 /** `set data distribution` of each node: `dbms.table` (either may be `*`) to addresses. */
 const distributionOf = nodeSlot(() => new Map<string, string[]>());
@@ -314,8 +314,9 @@ class Publisher implements NodeProcess {
         }
         file.lastError = `${member}: ${error.message}`;
         this.countError(key, member, error.message);
-        // (a file over the operator's message limit is refused by the connection itself, before any reply)
-        if ((r.ok || error.code === "too_large") && DATA_ERRORS.has(error.code)) {
+        // the file is at fault: the operator refused its data, or its size (over the operator's message
+        // limit, refused by the connection itself before any reply); sent again it would fail again
+        if (r.ok ? DATA_ERRORS.has(error.code) : error.code === "too_large") {
           this.node.log.warn(`Publisher: ${name} refused by ${member}: ${error.message}`);
           return "refused";
         }

@@ -82,11 +82,7 @@ registerProcess({
 });
 
 /** The query pool of a node (registered above, so always present). */
-export function queryPool(node: Node): QueryPool {
-  const pool = node.processes.get("Query Pool");
-  if (!(pool instanceof QueryPool)) throw new Error("the Query Pool process is not registered");
-  return pool;
-}
+export const queryPool = (node: Node): QueryPool => node.processes.instance("Query Pool", QueryPool);
 
 addCommand(
   command({

@@ -382,11 +382,7 @@ registerProcess({
 });
 
 /** The scheduler of a node (registered above, so always present). */
-export function scheduler(node: Node): Scheduler {
-  const s = node.processes.get("Scheduler");
-  if (!(s instanceof Scheduler)) throw new Error("the Scheduler process is not registered");
-  return s;
-}
+export const scheduler = (node: Node): Scheduler => node.processes.instance("Scheduler", Scheduler);
 
 function notRunning(id: number): Result<never> {
   return fail("unavailable", `scheduler ${id} is not running: start it first with 'run scheduler ${id}'`);

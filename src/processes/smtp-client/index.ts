@@ -36,11 +36,7 @@ registerProcess({
   create: () => new SmtpClient(),
 });
 
-function client(ctx: CommandContext): SmtpClient {
-  const c = ctx.node.processes.get("SMTP");
-  if (!(c instanceof SmtpClient)) throw new Error("the SMTP process is not registered");
-  return c;
-}
+const client = (ctx: CommandContext): SmtpClient => ctx.node.processes.instance("SMTP", SmtpClient);
 
 /** Composes and sends: AnyLog's subject and body unless the command gives them. */
 function sendTo(ctx: CommandContext, args: Args, to: string[]): Promise<Result<string>> {

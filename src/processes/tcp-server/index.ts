@@ -7,7 +7,7 @@
  */
 import type { Args } from "../../commands/spec.ts";
 import { addressInfo, listenAddress, listenOptions, listenPositional, type ListenAddress } from "../../network/listen-address.ts";
-import type { PeerLimits, PeerListener, PeerReply } from "../../network/transport.ts";
+import type { PeerLimits, PeerListener, PeerReply, PeerRequest } from "../../network/transport.ts";
 import { parseVolume } from "../../util/volume.ts";
 import type { Node } from "../../node/node.ts";
 import { type Result, fail, ok } from "../../util/result.ts";
@@ -44,7 +44,7 @@ export class TcpServer implements NodeProcess {
       if (n < 1) return fail("bad_option", `'${option}' must be 1 or more`);
       limits[key] = n;
     }
-    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request.command, remote, asked, request.body, request.from), limits);
+    const listening = await this.node.peers.listen(a.host, a.port, (request, remote, asked) => this.answer(request, remote, asked), limits);
     if (!listening.ok) return listening;
     this.listener = listening.value;
     this.address = { ...a, port: listening.value.address.port, externalPort: a.port === 0 ? listening.value.address.port : a.externalPort };
@@ -55,12 +55,12 @@ export class TcpServer implements NodeProcess {
    * Runs a peer's command (with the request's body as its `payload`: a publisher's file); a
    * large query answer goes back in pages when the peer takes them (a network query's operator part).
    */
-  private async answer(command: string, remote: string, asked: { takesPages: boolean; signal: AbortSignal }, payload?: Uint8Array, from?: string): Promise<PeerReply> {
+  private async answer(request: PeerRequest, remote: string, asked: { takesPages: boolean; signal: AbortSignal }): Promise<PeerReply> {
     this.served++;
     this.node.metrics.peerRequests++;
-    if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${command}`);
-    const ctx = { ...this.node.context("peer"), peer: remote, from, stream: asked.takesPages, signal: asked.signal, payload };
-    const result = await queryPool(this.node).run(() => this.node.execute(command, ctx));
+    if (traceLevel(this.node, "TCP") >= 1) this.node.log.info(`peer ${remote}: ${request.command}`);
+    const ctx = { ...this.node.context("peer"), peer: remote, from: request.from, stream: asked.takesPages, signal: asked.signal, payload: request.body };
+    const result = await queryPool(this.node).run(() => this.node.execute(request.command, ctx));
     if (!result.ok) return { ok: false, code: result.error.code, message: result.error.message };
     const reply = result.value;
     if (reply instanceof BodyReply) return { ok: true, reply: reply.reply, body: reply.body };
